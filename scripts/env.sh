@@ -1,0 +1,26 @@
+# shellcheck shell=bash
+# Source this file: it points every tool the project runs at the project cache
+# (.cache/), so runs leave nothing in the user's home directory.
+M1038_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+M1038_CACHE="${M1038_CACHE:-$M1038_ROOT/.cache}"
+export M1038_ROOT M1038_CACHE
+
+export ANSIBLE_CONFIG="$M1038_ROOT/ansible.cfg"
+export ANSIBLE_HOME="$M1038_CACHE/ansible"
+export ANSIBLE_LOCAL_TEMP="$M1038_CACHE/ansible/tmp"
+export ANSIBLE_REMOTE_TEMP="$M1038_CACHE/ansible/remote_tmp"
+export ANSIBLE_ASYNC_DIR="$M1038_CACHE/ansible/async"
+export ANSIBLE_COLLECTIONS_PATH="$M1038_ROOT/collections:$M1038_CACHE/ansible/collections"
+export ANSIBLE_ROLES_PATH="$M1038_ROOT/roles"
+export ANSIBLE_NOCOLOR="${ANSIBLE_NOCOLOR:-1}"
+export ANSIBLE_FORCE_COLOR=0
+export XDG_CACHE_HOME="$M1038_CACHE/xdg/cache"
+export XDG_CONFIG_HOME="$M1038_CACHE/xdg/config"
+export XDG_DATA_HOME="$M1038_CACHE/xdg/data"
+export PIP_CACHE_DIR="$M1038_CACHE/pip"
+export PYTHONPYCACHEPREFIX="$M1038_CACHE/pycache"
+export RUFF_CACHE_DIR="$M1038_CACHE/ruff"
+export CONTAINERS_CONF="$M1038_ROOT/molecule/podman/containers.conf"
+export CONTAINERS_STORAGE_CONF="$M1038_CACHE/containers/storage.conf"
+export M1038_MOLECULE_IMAGE="${M1038_MOLECULE_IMAGE:-localhost/m1038-debian12-systemd:latest}"
+export PATH="$M1038_CACHE/venv/bin:$PATH"

@@ -1,0 +1,340 @@
+# -*- coding: utf-8 -*-
+# Copyright: contributors to m1038.appcontrol
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Load fleet software inventories and count, per vendor, the hosts that have it installed.
+
+Three shapes are read (``inventory_format``):
+
+* ``host_map``: one JSON file ``{"host": [{"name", "publisher", "version"}, ...], ...}``;
+* ``fact_cache``: a directory written by Ansible's ``jsonfile`` fact cache, one file per host,
+  the list under ``software_fact`` either at the top level or inside ``ansible_facts``;
+* ``syscollector``: saved ``GET /syscollector/{agent_id}/packages`` responses (one object, a
+  list of them, or a directory with one file per agent); vendor is the ``vendor`` field.
+
+Only vendor counts are kept, never the records: a host map is decoded one host at a time
+(``raw_decode`` on each top-level value), so memory stays near the size of the file text.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+from ansible_collections.m1038.appcontrol.plugins.module_utils._wazuh_escape import (
+    RepresentationError,
+    normalise_vendor,
+    unrepresentable_reason,
+)
+
+FORMATS = ("auto", "host_map", "fact_cache", "syscollector")
+_WHITESPACE = " \t\n\r"
+# How many skipped records the summary lists by name (the count is always complete).
+MAX_LISTED_SKIPS = 50
+
+
+class InventoryError(ValueError):
+    """The inventory cannot be read; the message names the file, host and record."""
+
+
+@dataclass
+class FleetCounts:
+    """What the renderer keeps from an inventory."""
+
+    hosts: int = 0
+    records: int = 0
+    records_without_vendor: int = 0
+    vendor_hosts: dict[str, int] = field(default_factory=dict)
+    skipped: list[dict[str, object]] = field(default_factory=list)
+    skipped_count: int = 0
+    host_names: set[str] = field(default_factory=set)
+
+
+class _VendorCache:
+    """Normalise each distinct raw vendor string once; remember what is invalid and why."""
+
+    def __init__(self) -> None:
+        self.valid: dict[object, str | None] = {None: None}
+        self.invalid: dict[object, str] = {}
+
+    def resolve(self, raw: object) -> str | None:
+        """Return the normalised vendor, None for "no vendor", or raise KeyError if invalid."""
+        try:
+            return self.valid[raw]
+        except KeyError:
+            pass
+        except TypeError:
+            self.invalid[id(raw)] = f"a {type(raw).__name__} is not a string"
+            raise KeyError(raw) from None
+        if raw in self.invalid:
+            raise KeyError(raw)
+        if not isinstance(raw, str):
+            self.invalid[raw] = f"a {type(raw).__name__} is not a string"
+            raise KeyError(raw)
+        normalised = normalise_vendor(raw)
+        if not normalised.strip():
+            self.valid[raw] = None
+            return None
+        reason = unrepresentable_reason(normalised)
+        if reason:
+            self.invalid[raw] = reason
+            raise KeyError(raw)
+        self.valid[raw] = normalised
+        return normalised
+
+    def reason(self, raw: object) -> str:
+        try:
+            return self.invalid[raw]
+        except (KeyError, TypeError):
+            return self.invalid.get(id(raw), "it is not a valid vendor string")
+
+
+class _Counter:
+    def __init__(self, on_invalid: str) -> None:
+        self.counts = FleetCounts()
+        self.cache = _VendorCache()
+        self.on_invalid = on_invalid
+
+    def add_host(self, host: object, records: object, source: str, vendor_key: str) -> None:
+        if not isinstance(host, str) or not host:
+            raise InventoryError(f"{source}: host name {host!r} is not a non-empty string")
+        if not isinstance(records, list):
+            raise InventoryError(
+                f"{source}: host {host!r}: software list must be a JSON list, got {type(records).__name__}"
+            )
+        counts = self.counts
+        if host in counts.host_names:
+            raise InventoryError(f"{source}: host {host!r} appears twice in the inventory")
+        counts.host_names.add(host)
+        counts.hosts += 1
+        counts.records += len(records)
+        try:
+            raw_vendors = [record.get(vendor_key) for record in records]
+        except AttributeError:
+            index = next(i for i, record in enumerate(records) if not isinstance(record, dict))
+            raise InventoryError(
+                f"{source}: host {host!r}, record {index}: expected an object with name/{vendor_key}/version, "
+                f"got {type(records[index]).__name__} {records[index]!r}"
+            ) from None
+        vendors = set()
+        resolve = self.cache.resolve
+        without = 0
+        for index, raw in enumerate(raw_vendors):
+            try:
+                vendor = resolve(raw)
+            except KeyError:
+                self._invalid(source, host, index, records[index], vendor_key)
+                continue
+            if vendor is None:
+                without += 1
+            else:
+                vendors.add(vendor)
+        counts.records_without_vendor += without
+        vendor_hosts = counts.vendor_hosts
+        for vendor in vendors:
+            vendor_hosts[vendor] = vendor_hosts.get(vendor, 0) + 1
+
+    def _invalid(self, source: str, host: str, index: int, record: dict, vendor_key: str) -> None:
+        raw = record.get(vendor_key)
+        reason = self.cache.reason(raw)
+        message = f"{source}: host {host!r}, record {index} ({record.get('name')!r}): {vendor_key} {raw!r}: {reason}"
+        if self.on_invalid == "fail":
+            raise InventoryError(message + " (set on_invalid_vendor=skip to leave such records out)")
+        self.counts.skipped_count += 1
+        if len(self.counts.skipped) < MAX_LISTED_SKIPS:
+            self.counts.skipped.append({"source": source, "host": host, "record": index, "reason": reason})
+
+
+def _skip_ws(text: str, position: int) -> int:
+    while position < len(text) and text[position] in _WHITESPACE:
+        position += 1
+    return position
+
+
+def iter_host_map(text: str, source: str) -> Iterator[tuple[str, object]]:
+    """Yield (host, records) from a host map, decoding one host's value at a time."""
+    decoder = json.JSONDecoder()
+    position = _skip_ws(text, 0)
+    if not text.startswith("{", position):
+        raise InventoryError(f"{source}: a host map must be a JSON object of host name -> software list")
+    position = _skip_ws(text, position + 1)
+    if text.startswith("}", position):
+        return
+    while True:
+        try:
+            host, position = decoder.raw_decode(text, position)
+            position = _skip_ws(text, position)
+            if not isinstance(host, str) or not text.startswith(":", position):
+                raise ValueError("expected a host name and ':'")
+            records, position = decoder.raw_decode(text, _skip_ws(text, position + 1))
+        except ValueError as exc:
+            raise InventoryError(f"{source}: invalid JSON near character {position}: {exc}") from None
+        yield host, records
+        position = _skip_ws(text, position)
+        if text.startswith(",", position):
+            position = _skip_ws(text, position + 1)
+            continue
+        if text.startswith("}", position) and not text[_skip_ws(text, position + 1) :]:
+            return
+        raise InventoryError(f"{source}: invalid JSON near character {position}: expected ',' or a final '}}'")
+
+
+def _read_text(path: str) -> str:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except UnicodeDecodeError as exc:
+        raise InventoryError(f"{path}: not UTF-8 text ({exc})") from None
+    except OSError as exc:
+        raise InventoryError(f"{path}: cannot be read ({exc.strerror})") from None
+
+
+def _parse(text: str, source: str) -> object:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InventoryError(f"{source}: invalid JSON: {exc}") from None
+
+
+def _load_json(path: str) -> object:
+    return _parse(_read_text(path), path)
+
+
+def _is_syscollector(document: object) -> bool:
+    data = document.get("data") if isinstance(document, dict) else None
+    return isinstance(data, dict) and "affected_items" in data
+
+
+def _fact_software(document: object, fact: str) -> object:
+    if not isinstance(document, dict):
+        return None
+    facts = document.get("ansible_facts")
+    if isinstance(facts, dict) and fact in facts:
+        return facts[fact]
+    return document.get(fact)
+
+
+def _detect_text(text: str, source: str) -> str:
+    position = _skip_ws(text, 0)
+    if text.startswith("[", position):
+        return "syscollector"
+    if text.startswith("{", position):
+        position = _skip_ws(text, position + 1)
+        if text.startswith("}", position):
+            return "host_map"
+        decoder = json.JSONDecoder()
+        try:
+            _key, position = decoder.raw_decode(text, position)
+            position = _skip_ws(text, position)
+            first_value, _end = decoder.raw_decode(text, _skip_ws(text, position + 1))
+        except ValueError as exc:
+            raise InventoryError(f"{source}: invalid JSON near character {position}: {exc}") from None
+        # A host map's values are software lists; a syscollector response starts with
+        # "data" (an object), "error" (a number) or "message" (a string).
+        return "host_map" if isinstance(first_value, list) else "syscollector"
+    raise InventoryError(
+        f"{source}: cannot tell the inventory format: expected a JSON object (host map or syscollector "
+        "response) or a JSON list of syscollector responses"
+    )
+
+
+def detect_format(path: str, software_fact: str, text: str | None = None) -> str:
+    """Guess the inventory shape; raise InventoryError explaining what was expected."""
+    if not os.path.isdir(path):
+        return _detect_text(_read_text(path) if text is None else text, path)
+    files = _directory_files(path)
+    if not files:
+        raise InventoryError(f"{path}: the inventory directory holds no files")
+    document = _load_json(files[0])
+    if _is_syscollector(document) or (isinstance(document, list) and document and _is_syscollector(document[0])):
+        return "syscollector"
+    if _fact_software(document, software_fact) is not None:
+        return "fact_cache"
+    raise InventoryError(
+        f"{files[0]}: cannot tell the inventory format: not a syscollector packages response "
+        f"(data.affected_items) and no fact {software_fact!r} (at the top level or under ansible_facts)"
+    )
+
+
+def _directory_files(path: str) -> list[str]:
+    names = sorted(name for name in os.listdir(path) if not name.startswith("."))
+    return [os.path.join(path, name) for name in names if os.path.isfile(os.path.join(path, name))]
+
+
+def _syscollector_responses(document: object, source: str) -> Iterable[tuple[int | None, dict]]:
+    responses = document if isinstance(document, list) else [document]
+    for index, response in enumerate(responses):
+        where = index if isinstance(document, list) else None
+        if not _is_syscollector(response):
+            at = f" item {index}" if where is not None else ""
+            raise InventoryError(f"{source}{at}: not a syscollector packages response (no data.affected_items)")
+        yield where, response
+
+
+def _syscollector_host(response: dict, items: list, source: str) -> str:
+    for key in ("agent_name", "name"):
+        if isinstance(response.get(key), str) and response[key]:
+            return response[key]
+    for key in ("agent_name", "agent_id"):
+        values = {item.get(key) for item in items if isinstance(item, dict) and item.get(key)}
+        if len(values) == 1:
+            return str(values.pop())
+        if len(values) > 1:
+            raise InventoryError(f"{source}: one response holds packages of several agents ({sorted(values)!r})")
+    raise InventoryError(f"{source}: cannot name the host: no agent_name/name in the response and no agent_id")
+
+
+def _load_host_map(counter: _Counter, path: str, text: str | None) -> None:
+    if text is None:
+        raise InventoryError(f"{path}: inventory_format=host_map needs a JSON file, not a directory")
+    for host, records in iter_host_map(text, path):
+        counter.add_host(host, records, path, "publisher")
+
+
+def _load_fact_cache(counter: _Counter, path: str, software_fact: str) -> None:
+    if not os.path.isdir(path):
+        raise InventoryError(f"{path}: inventory_format=fact_cache needs the fact cache directory")
+    for file_path in _directory_files(path):
+        software = _fact_software(_load_json(file_path), software_fact)
+        if software is None:
+            raise InventoryError(f"{file_path}: no fact {software_fact!r} (top level or under ansible_facts)")
+        counter.add_host(os.path.basename(file_path), software, file_path, "publisher")
+
+
+def _load_syscollector(counter: _Counter, path: str, text: str | None) -> None:
+    if text is None:
+        documents: Iterable[tuple[str, object]] = ((f, _load_json(f)) for f in _directory_files(path))
+    else:
+        documents = [(path, _parse(text, path))]
+    for file_path, document in documents:
+        for index, response in _syscollector_responses(document, file_path):
+            source = file_path if index is None else f"{file_path} item {index}"
+            items = response["data"]["affected_items"]
+            if not isinstance(items, list):
+                raise InventoryError(f"{source}: data.affected_items must be a list")
+            counter.add_host(_syscollector_host(response, items, source), items, source, "vendor")
+
+
+def load_fleet(path: str, inventory_format: str, software_fact: str, on_invalid: str) -> tuple[FleetCounts, str]:
+    """Read the inventory at ``path`` and return the vendor counts and the format used."""
+    if not os.path.exists(path):
+        raise InventoryError(f"inventory_file {path!r} does not exist")
+    if inventory_format not in FORMATS:
+        raise InventoryError(f"inventory_format {inventory_format!r} is not one of {', '.join(FORMATS)}")
+    text = None if os.path.isdir(path) else _read_text(path)
+    if inventory_format == "auto":
+        inventory_format = detect_format(path, software_fact, text)
+    counter = _Counter(on_invalid)
+    if inventory_format == "host_map":
+        _load_host_map(counter, path, text)
+    elif inventory_format == "fact_cache":
+        _load_fact_cache(counter, path, software_fact)
+    else:
+        _load_syscollector(counter, path, text)
+    if counter.counts.hosts == 0:
+        raise InventoryError(f"{path}: the inventory holds no host")
+    return counter.counts, inventory_format
+
+
+__all__ = ["FORMATS", "FleetCounts", "InventoryError", "RepresentationError", "detect_format", "load_fleet"]

@@ -32,6 +32,9 @@ rm -rf "$dest"
 mkdir -p "$dest"
 git ls-files -co --exclude-standard -z | grep -zv '^collections/' | xargs -0 cp --parents -t "$dest"
 cd "$dest"
+# The copy sits inside this checkout's git tree (under the ignored .cache/), where
+# ansible-test would list no files; a repository of its own gives it the file list.
+git init -q .
 export PATH="$at_venv/bin:$PATH"
 python_version="$("$at_venv/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
 

@@ -9,6 +9,7 @@ requested packages, which come from the configured package index as usual.
 """
 
 import ensurepip
+import os
 import runpy
 import sys
 
@@ -18,7 +19,12 @@ GET_PIP_ONLY = {"--no-setuptools", "--no-wheel"}
 
 def main():
     args = [arg for arg in sys.argv[1:] if arg not in GET_PIP_ONLY]
+    # ensurepip drops PIP_* variables and points PIP_CONFIG_FILE at /dev/null for
+    # its own offline install; restore the caller's pip settings (index, CA bundle).
+    saved = dict(os.environ)
     ensurepip.bootstrap(upgrade=False, default_pip=True)
+    os.environ.clear()
+    os.environ.update(saved)
     sys.argv = ["pip", "install", "--upgrade", *args]
     runpy.run_module("pip", run_name="__main__", alter_sys=True)
 

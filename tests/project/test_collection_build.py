@@ -42,7 +42,7 @@ def installed(tmp_path_factory):
 
 
 def test_tarball_holds_the_content_and_none_of_the_dev_state(installed):
-    _, tarball, _ = installed
+    tarball = installed[1]
     with tarfile.open(tarball) as tar:
         names = set(tar.getnames())
         manifest = json.load(tar.extractfile("MANIFEST.json"))
@@ -56,7 +56,7 @@ def test_tarball_holds_the_content_and_none_of_the_dev_state(installed):
 
 
 def test_installed_collection_runs_a_role_by_fqcn(installed):
-    base, _, env = installed
+    base, env = installed[0], installed[2]
     col = base / "collections" / "ansible_collections" / "m1038" / "appcontrol"
     assert (col / "MANIFEST.json").is_file()
     playbook = base / "play.yml"

@@ -39,20 +39,20 @@ def run_site(output_dir, *extra):
 @pytest.fixture(scope="module")
 def lab_runs(tmp_path_factory):
     out = tmp_path_factory.mktemp("lab-output")
-    check, _ = run_site(out, "--check")
-    written_in_check = sorted(p.name for p in out.rglob("*"))
-    first, _ = run_site(out)
-    second, second_log = run_site(out)
-    return out, check, written_in_check, first, second, second_log
+    runs = {"out": out}
+    runs["check"] = run_site(out, "--check")[0]
+    runs["written_in_check"] = sorted(p.name for p in out.rglob("*"))
+    runs["first"] = run_site(out)[0]
+    runs["second"], runs["second_log"] = run_site(out)
+    return runs
 
 
 def test_check_mode_writes_nothing(lab_runs):
-    _, _, written_in_check, _, _, _ = lab_runs
-    assert written_in_check == []
+    assert lab_runs["written_in_check"] == []
 
 
 def test_first_run_changes_and_second_run_changes_nothing(lab_runs):
-    out, _, _, first, second, second_log = lab_runs
+    out, first, second, second_log = (lab_runs[k] for k in ("out", "first", "second", "second_log"))
     assert sum(h["changed"] for h in first.values()) > 0
     assert {h: v["changed"] for h, v in second.items()} == dict.fromkeys(second, 0), second_log
     report = json.loads((out / "preflight.json").read_text())

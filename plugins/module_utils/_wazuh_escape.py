@@ -17,6 +17,7 @@ matches the UTF-8 bytes of the decoded field exactly.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 # Wazuh's CDB text reader reads lines with fgets(OS_MAXSTR - 1) (65534 bytes); a key must stay
@@ -48,14 +49,18 @@ def _bad_char_reason(char: str) -> str | None:
     return None
 
 
+# Unicode categories Cc (U+0000-001F, U+007F-009F) and Cs (surrogates), the two non-characters
+# and the double quote: one C-speed search instead of a Python loop over every character.
+_UNREPRESENTABLE = re.compile(r'[\x00-\x1f\x7f-\x9f"\ud800-\udfff\ufffe\uffff]')
+
+
 def unrepresentable_reason(value: str) -> str | None:
     """Say why ``value`` (already normalised) cannot be a CDB key and rule value, or None."""
     if not value:
         return "it is empty"
-    for char in value:
-        reason = _bad_char_reason(char)
-        if reason:
-            return reason
+    found = _UNREPRESENTABLE.search(value)
+    if found:
+        return _bad_char_reason(found.group())
     size = len(value.encode("utf-8", "surrogatepass"))
     if size > MAX_VENDOR_BYTES:
         return f"it is {size} bytes long (limit {MAX_VENDOR_BYTES})"

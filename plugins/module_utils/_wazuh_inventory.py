@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from itertools import repeat
 
 from ansible_collections.m1038.appcontrol.plugins.module_utils._wazuh_escape import (
     RepresentationError,
@@ -45,49 +47,69 @@ class FleetCounts:
     hosts: int = 0
     records: int = 0
     records_without_vendor: int = 0
-    vendor_hosts: dict[str, int] = field(default_factory=dict)
+    vendor_hosts: Counter[str] = field(default_factory=Counter)
     skipped: list[dict[str, object]] = field(default_factory=list)
     skipped_count: int = 0
     host_names: set[str] = field(default_factory=set)
 
 
 class _VendorCache:
-    """Normalise each distinct raw vendor string once; remember what is invalid and why."""
+    """Classify each distinct raw vendor value once, into sets the per-host step intersects.
+
+    ``same`` holds strings that are already normalised (almost all of them), ``renamed`` maps
+    the others to their normalised form, ``empty`` holds the values meaning "no vendor" and
+    ``invalid`` the values that cannot be represented, with the reason.
+    """
 
     def __init__(self) -> None:
-        self.valid: dict[object, str | None] = {None: None}
+        self.same: set[str] = set()
+        self.renamed: dict[str, str] = {}
+        self.renamed_keys: set[str] = set()
+        self.empty: set[object] = {None}
         self.invalid: dict[object, str] = {}
+        self.invalid_keys: set[object] = set()
+        self.known: set[object] = {None}
 
-    def resolve(self, raw: object) -> str | None:
-        """Return the normalised vendor, None for "no vendor", or raise KeyError if invalid."""
-        try:
-            return self.valid[raw]
-        except KeyError:
-            pass
-        except TypeError:
-            self.invalid[id(raw)] = f"a {type(raw).__name__} is not a string"
-            raise KeyError(raw) from None
-        if raw in self.invalid:
-            raise KeyError(raw)
+    def learn(self, raw: object) -> None:
+        """Classify a hashable value seen for the first time."""
+        self.known.add(raw)
         if not isinstance(raw, str):
-            self.invalid[raw] = f"a {type(raw).__name__} is not a string"
-            raise KeyError(raw)
+            self._refuse(raw, f"a {type(raw).__name__} is not a string")
+            return
         normalised = normalise_vendor(raw)
         if not normalised.strip():
-            self.valid[raw] = None
-            return None
+            self.empty.add(raw)
+            return
         reason = unrepresentable_reason(normalised)
         if reason:
-            self.invalid[raw] = reason
+            self._refuse(raw, reason)
+        elif normalised == raw:
+            self.same.add(raw)
+        else:
+            self.renamed[raw] = normalised
+            self.renamed_keys.add(raw)
+
+    def _refuse(self, raw: object, reason: str) -> None:
+        self.invalid[raw] = reason
+        self.invalid_keys.add(raw)
+
+    def resolve(self, raw: object) -> str | None:
+        """The normalised vendor, None for "no vendor"; KeyError when invalid or unhashable."""
+        try:
+            if raw not in self.known:
+                self.learn(raw)
+        except TypeError:
+            raise KeyError("unhashable") from None
+        if raw in self.invalid_keys:
             raise KeyError(raw)
-        self.valid[raw] = normalised
-        return normalised
+        if raw in self.empty:
+            return None
+        return self.renamed.get(raw, raw)
 
     def reason(self, raw: object) -> str:
-        try:
-            return self.invalid[raw]
-        except (KeyError, TypeError):
-            return self.invalid.get(id(raw), "it is not a valid vendor string")
+        if not isinstance(raw, str):
+            return f"a {type(raw).__name__} is not a string"
+        return self.invalid.get(raw, "it is not a valid vendor string")
 
 
 class _Counter:
@@ -110,30 +132,55 @@ class _Counter:
         counts.hosts += 1
         counts.records += len(records)
         try:
-            raw_vendors = [record.get(vendor_key) for record in records]
-        except AttributeError:
+            # map(dict.get) runs at C speed; it raises TypeError on the first non-object record.
+            raw_vendors = list(map(dict.get, records, repeat(vendor_key)))
+        except TypeError:
             index = next(i for i, record in enumerate(records) if not isinstance(record, dict))
             raise InventoryError(
                 f"{source}: host {host!r}, record {index}: expected an object with name/{vendor_key}/version, "
                 f"got {type(records[index]).__name__} {records[index]!r}"
             ) from None
-        vendors = set()
+        try:
+            vendors, without, bad = self._resolve_distinct(raw_vendors)
+        except TypeError:  # an unhashable vendor value (a list, an object): go record by record
+            vendors, without, bad = self._resolve_each(raw_vendors)
+        for index in bad:
+            self._invalid(source, host, index, records[index], vendor_key)
+        counts.records_without_vendor += without
+        counts.vendor_hosts.update(vendors)
+
+    def _resolve_distinct(self, raw_vendors: list) -> tuple[set[str], int, list[int]]:
+        """Resolve a host's records with set operations; a host lists far fewer vendors than packages."""
+        cache = self.cache
+        distinct = set(raw_vendors)  # TypeError when a value is unhashable
+        for raw in distinct.difference(cache.known):
+            cache.learn(raw)
+        vendors = distinct & cache.same
+        renamed = distinct & cache.renamed_keys
+        if renamed:
+            vendors.update(cache.renamed[raw] for raw in renamed)
+        empty = distinct & cache.empty
+        without = sum(map(raw_vendors.count, empty)) if empty else 0
+        invalid = distinct & cache.invalid_keys
+        bad = [index for index, raw in enumerate(raw_vendors) if raw in invalid] if invalid else []
+        return vendors, without, bad
+
+    def _resolve_each(self, raw_vendors: list) -> tuple[set[str], int, list[int]]:
         resolve = self.cache.resolve
+        vendors: set[str] = set()
+        bad = []
         without = 0
         for index, raw in enumerate(raw_vendors):
             try:
                 vendor = resolve(raw)
             except KeyError:
-                self._invalid(source, host, index, records[index], vendor_key)
+                bad.append(index)
                 continue
             if vendor is None:
                 without += 1
             else:
                 vendors.add(vendor)
-        counts.records_without_vendor += without
-        vendor_hosts = counts.vendor_hosts
-        for vendor in vendors:
-            vendor_hosts[vendor] = vendor_hosts.get(vendor, 0) + 1
+        return vendors, without, bad
 
     def _invalid(self, source: str, host: str, index: int, record: dict, vendor_key: str) -> None:
         raw = record.get(vendor_key)

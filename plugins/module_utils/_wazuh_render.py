@@ -159,8 +159,37 @@ def render(params: dict, previous: dict) -> Rendered:
     files[f"tests/{TESTS_FILE}"] = render_tests_ini(build_tests(rules, entries))
     summary = _summary(policy, counts, fmt, decision, rules=rules, previous=previous)
     summary["manifest"] = {rel: hashlib.sha256(text.encode("utf-8")).hexdigest() for rel, text in sorted(files.items())}
-    files[SUMMARY_FILE] = json.dumps(summary, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    files[SUMMARY_FILE] = dump_summary(summary)
     return Rendered(files=files, summary=summary)
+
+
+def _compact(value: object) -> str:
+    # indent=None keeps json's C encoder: the summary of a large fleet lists thousands of vendors
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(", ", ": "))
+
+
+def dump_summary(summary: dict) -> str:
+    """Sorted JSON with one line per top-level key and per entry of a top-level dict or list."""
+    lines = ["{"]
+    keys = sorted(summary)
+    for position, key in enumerate(keys):
+        value = summary[key]
+        comma = "," if position < len(keys) - 1 else ""
+        if isinstance(value, dict | list) and value:
+            entries = (
+                [f"{_compact(k)}: {_compact(value[k])}" for k in sorted(value)]
+                if isinstance(value, dict)
+                else [_compact(item) for item in value]
+            )
+            opening, closing = ("{", "}") if isinstance(value, dict) else ("[", "]")
+            lines.append(f"  {_compact(key)}: {opening}")
+            lines.extend(f"    {entry}," for entry in entries[:-1])
+            lines.append(f"    {entries[-1]}")
+            lines.append(f"  {closing}{comma}")
+        else:
+            lines.append(f"  {_compact(key)}: {_compact(value)}{comma}")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
 
 
 def _safe_rel(rel: object) -> bool:

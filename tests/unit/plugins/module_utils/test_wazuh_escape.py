@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 
 from ansible_collections.m1038.appcontrol.plugins.module_utils._wazuh_engine import compile_pcre2
 from ansible_collections.m1038.appcontrol.plugins.module_utils._wazuh_escape import (
+    _UNREPRESENTABLE,
     MAX_VENDOR_BYTES,
     RepresentationError,
     checked_vendor,
@@ -106,3 +108,12 @@ def test_checked_vendor_names_the_source():
 def test_representable_multibyte_at_the_limit():
     value = "é" * (MAX_VENDOR_BYTES // 2)
     assert unrepresentable_reason(value) is None
+
+
+def test_fast_search_flags_exactly_the_characters_with_a_reason():
+    """The precompiled class must equal the category rules, over every code point."""
+    for code in range(0x110000):
+        char = chr(code)
+        category = unicodedata.category(char)
+        expected = category in ("Cc", "Cs") or char in ('"', "\ufffe", "\uffff")
+        assert bool(_UNREPRESENTABLE.fullmatch(char)) == expected, hex(code)

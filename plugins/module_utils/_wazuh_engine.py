@@ -44,7 +44,7 @@ def field_value(event: dict, dotted: str) -> str | None:
         if not isinstance(node, dict) or part not in node:
             return None
         node = node[part]
-    if isinstance(node, dict | list) or node is None:
+    if isinstance(node, (dict, list)) or node is None:
         return None
     if isinstance(node, bool):
         return "true" if node else "false"

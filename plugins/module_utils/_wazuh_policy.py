@@ -129,7 +129,7 @@ def parse_prevalence(value: object) -> int | float:
             value = int(text) if text.isdigit() else float(text)
         except ValueError:
             raise PolicyError(f"min_prevalence {value!r} is neither a host count nor a fraction") from None
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise PolicyError(f"min_prevalence must be an int >= 1 or a float in (0, 1], got {value!r}")
     if isinstance(value, int):
         if value < 1:
@@ -243,7 +243,12 @@ def build_policy(params: dict) -> Policy:
             f"(largest allowed base: {RULE_ID_MAX - RULE_ID_BLOCK + 1})"
         )
     dirs = params.get("user_writable_dirs")
-    dirs = DEFAULT_USER_WRITABLE_DIRS if dirs is None else dirs
+    dirs = _vendor_list(DEFAULT_USER_WRITABLE_DIRS if dirs is None else dirs, "user_writable_dirs")
+    for name in dirs:
+        if "\\" in name or "/" in name:
+            raise PolicyError(f"user_writable_dirs entry {name!r} must be a folder name, not a path")
+    if not dirs:
+        raise PolicyError("user_writable_dirs must name at least one folder")
     watched = params.get("watched_binaries")
     return Policy(
         trusted_vendors=_vendor_list(params.get("trusted_vendors"), "trusted_vendors"),
@@ -254,7 +259,7 @@ def build_policy(params: dict) -> Policy:
         levels=_levels(params.get("levels")),
         used_rule_ids=set(_int_list(params.get("used_rule_ids"), "used_rule_ids")),
         watched_binaries=_watched(DEFAULT_WATCHED_BINARIES if watched is None else watched),
-        user_writable_dirs=_vendor_list(dirs, "user_writable_dirs"),
+        user_writable_dirs=dirs,
         withsecure_api=bool(params.get("withsecure_api", True)),
         withsecure_event_log=_event_log(params.get("withsecure_event_log")),
         silence_stock_applocker=bool(params.get("silence_stock_applocker", True)),

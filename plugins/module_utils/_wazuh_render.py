@@ -175,7 +175,7 @@ def dump_summary(summary: dict) -> str:
     for position, key in enumerate(keys):
         value = summary[key]
         comma = "," if position < len(keys) - 1 else ""
-        if isinstance(value, dict | list) and value:
+        if isinstance(value, (dict, list)) and value:
             entries = (
                 [f"{_compact(k)}: {_compact(value[k])}" for k in sorted(value)]
                 if isinstance(value, dict)

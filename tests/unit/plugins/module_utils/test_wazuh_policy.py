@@ -107,6 +107,8 @@ def test_policy_strings_are_normalised_and_deduplicated():
         ({"withsecure_event_log": {"blocked_event_ids": []}}, "lists no blocked_event_ids"),
         ({"withsecure_event_log": {"provider": "bad\x07provider"}}, "withsecure_event_log.provider"),
         ({"withsecure_event_log": {"colour": "red"}}, "unknown key 'colour'"),
+        ({"user_writable_dirs": ["Users", "C:\\Temp"]}, "must be a folder name, not a path"),
+        ({"user_writable_dirs": []}, "at least one folder"),
     ],
 )
 def test_policy_errors_name_the_value(overrides, message):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import configparser
 import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -180,3 +181,37 @@ def test_adversarial_vendor_strings(tmp_path, publishers, trusted):
     assert set(trusted_keys) | set(denied_keys) <= expected
     if not skipped:
         assert set(trusted_keys) | set(denied_keys) == {v for v in expected}
+
+
+def _parse_ini(text):
+    parser = configparser.RawConfigParser(delimiters=("=",), comment_prefixes=("#", ";"), strict=True)
+    parser.optionxform = str
+    parser.read_string(text)
+    return {name: dict(parser.items(name)) for name in parser.sections()}
+
+
+names = st.text(alphabet=st.sampled_from("<>&'\":;\\ $()é漢]-_.aZ9"), min_size=1, max_size=20)
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(dirs=st.lists(names, min_size=1, max_size=4), binaries=st.lists(names, max_size=4), company=vendor_strings)
+def test_adversarial_policy_strings_in_rules_and_tests(tmp_path, dirs, binaries, company):
+    """Policy strings placed in regexes and test events keep the XML, the lists and the tests valid."""
+    inventory = tmp_path / "fleet.json"
+    inventory.write_text(json.dumps({"h1": [{"name": "a", "publisher": "Contoso", "version": "1"}]}))
+    watched = {b: ["T1036"] for b in binaries if "\\" not in b and "/" not in b}
+    p = params(inventory, trusted_vendors=[company], user_writable_dirs=dirs, watched_binaries=watched)
+    try:
+        rendered = render(p, {})
+    except ValueError as exc:
+        message = str(exc)
+        assert any(where in message for where in ("trusted_vendors[0]", "user_writable_dirs", "watched_binaries"))
+        return
+    root = ET.fromstring(rendered.files["rules/m1038_appcontrol_rules.xml"])  # noqa: S314 - the module's own output
+    assert len(root.findall("rule")) == rendered.summary["counts"]["rules"]
+    sections = _parse_ini(rendered.files["tests/m1038_appcontrol.ini"])
+    assert len(sections) == rendered.summary["counts"]["rules"]
+    for options in sections.values():
+        for key, value in options.items():
+            if key.startswith("log "):
+                assert isinstance(json.loads(value), dict)

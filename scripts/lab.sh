@@ -6,4 +6,4 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 "$M1038_ROOT/scripts/setup.sh" --image
 cd "$M1038_ROOT"
-exec ansible-playbook -i inventories/lab/hosts.yml playbooks/site.yml "$@"
+exec ansible-playbook -i inventories/lab/hosts.yml playbooks/lab.yml "$@"

@@ -139,7 +139,7 @@ def read_cluster(text: str, source: str = "ossec.conf") -> ClusterConfig:
 
 def list_path(name: str) -> str:
     """Return the ossec.conf path of a CDB list, refusing names that are not plain file names."""
-    if not isinstance(name, str) or not LIST_NAME_RE.match(name):
+    if not isinstance(name, str) or not LIST_NAME_RE.fullmatch(name):
         raise OssecConfError(
             f"CDB list name {name!r} is not a plain file name (letters, digits, '.', '_', '-'; must not start with '.')"
         )

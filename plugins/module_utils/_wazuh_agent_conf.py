@@ -26,7 +26,7 @@ class AgentConfError(ValueError):
 
 def check_group_name(name: str) -> str:
     """Wazuh group names: letters, digits, '.', '_' and '-', not '.' or '..'."""
-    if not isinstance(name, str) or not _GROUP_RE.match(name) or name in (".", ".."):
+    if not isinstance(name, str) or not _GROUP_RE.fullmatch(name) or name in (".", ".."):
         raise AgentConfError(f"agent group name {name!r} must be 1-255 of letters, digits, '.', '_', '-'")
     return name
 
@@ -69,7 +69,7 @@ def normalize_channels(channels: list) -> list[dict]:
 def render(channels: list, os_filter: str = "Windows") -> str:
     """Return the agent.conf text for ``channels`` (eventchannel localfiles) under ``os_filter``."""
     os_filter = _clean(os_filter, "os filter", required=False)
-    if not _OS_RE.match(os_filter):
+    if not _OS_RE.fullmatch(os_filter):
         raise AgentConfError(f"os filter {os_filter!r} may hold only letters, digits, space, '.', '_', '-'")
     attr = f" os={quoteattr(os_filter)}" if os_filter else ""
     lines = [HEADER, f"<agent_config{attr}>\n"]

@@ -208,7 +208,7 @@ class Transaction:
         desired = {}
         for index, item in enumerate(files):
             rel = item["path"]
-            if not PATH_RE.match(rel):
+            if not PATH_RE.fullmatch(rel):
                 raise ContentError(
                     f"files[{index}].path {rel!r} is not etc/rules/*.xml, etc/decoders/*.xml or etc/lists/NAME"
                 )
@@ -303,7 +303,9 @@ class Transaction:
         root = os.path.join(self.state_dir, "backups")
         os.makedirs(root, mode=0o700, exist_ok=True)
         os.chmod(self.state_dir, 0o700)
-        backup = os.path.join(root, time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + f"-{os.getpid()}")
+        now = time.time()
+        stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now)) + f".{int(now % 1 * 1e6):06d}Z-"
+        backup = tempfile.mkdtemp(prefix=stamp, dir=root)
         os.makedirs(os.path.join(backup, "files"), mode=0o700)
         saved = []
         for rel in sorted(set(plan["updated"]) | set(plan["removed"]) | {OSSEC_CONF}):

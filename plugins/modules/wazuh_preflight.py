@@ -171,7 +171,7 @@ def _read_content(content_dir, findings):
             findings.append(error)
         files.append({"path": f"etc/decoders/{name}", "content": text})
     for name, rel, text in each("lists", ""):
-        if not LIST_NAME_RE.match(name) or name.endswith(".cdb"):
+        if not LIST_NAME_RE.fullmatch(name) or name.endswith(".cdb"):
             findings.append(Finding(rel, "CDB list file names must be plain names (letters, digits, '.', '_', '-')"))
             continue
         findings.extend(check_cdb_list(text, rel))

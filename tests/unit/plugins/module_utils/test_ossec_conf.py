@@ -1,0 +1,138 @@
+"""Unit and property tests for the surgical ossec.conf helper (_ossec_conf)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from ansible_collections.m1038.appcontrol.plugins.module_utils._ossec_conf import (
+    OssecConfError,
+    edit_lists,
+    list_path,
+    mask_comments,
+    read_cluster,
+    read_ruleset,
+)
+
+DOUBLE_CONF = (
+    Path(__file__).resolve().parents[3] / "doubles" / "wazuh-manager" / "root" / "var" / "ossec" / "etc" / "ossec.conf"
+)
+CONF = DOUBLE_CONF.read_text(encoding="utf-8")
+
+list_names = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._-]{0,30}", fullmatch=True)
+
+
+def test_read_ruleset_collects_all_entries_in_order_and_skips_comments():
+    ruleset = read_ruleset(CONF)
+    assert ruleset.rule_dirs == ["ruleset/rules", "etc/rules"]
+    assert ruleset.decoder_dirs == ["ruleset/decoders", "etc/decoders"]
+    assert ruleset.rule_excludes == ["0215-double-policy_rules.xml"]
+    assert ruleset.lists == ["etc/lists/audit-keys", "etc/lists/security-eventchannel"]
+
+
+def test_read_cluster_disabled_master_is_writer():
+    cluster = read_cluster(CONF)
+    assert (cluster.disabled, cluster.node_type, cluster.node_name, cluster.is_writer) == (
+        True,
+        "master",
+        "node01",
+        True,
+    )
+
+
+def test_enabled_worker_is_not_writer():
+    text = "<ossec_config><cluster><node_type>worker</node_type><disabled>no</disabled></cluster></ossec_config>"
+    assert read_cluster(text).is_writer is False
+
+
+def test_no_cluster_section_means_standalone_writer():
+    assert read_cluster("<ossec_config><global/></ossec_config>").is_writer is True
+
+
+def test_unknown_node_type_is_refused_by_name():
+    with pytest.raises(OssecConfError, match="'client'"):
+        read_cluster("<ossec_config><cluster><node_type>client</node_type></cluster></ossec_config>")
+
+
+def test_broken_xml_names_file_and_line():
+    with pytest.raises(OssecConfError, match=r"ossec.conf: not well-formed XML at line 3"):
+        read_ruleset("<ossec_config>\n<ruleset>\n<list>x</rule>\n</ruleset></ossec_config>")
+
+
+def test_add_inserts_one_indented_line_before_closing_ruleset_and_nothing_else():
+    new, added, removed = edit_lists(CONF, ["m1038-trusted-companies"])
+    assert added == ["etc/lists/m1038-trusted-companies"]
+    assert removed == []
+    inserted = [line for line in new.splitlines() if "m1038-trusted-companies" in line]
+    assert inserted == ["    <list>etc/lists/m1038-trusted-companies</list>"]
+    assert new.replace("    <list>etc/lists/m1038-trusted-companies</list>\n", "", 1) == CONF
+    assert read_ruleset(new).lists[-1] == "etc/lists/m1038-trusted-companies"
+
+
+def test_add_is_idempotent_and_already_registered_list_is_left_alone():
+    once, _, _ = edit_lists(CONF, ["m1038-a"])
+    twice, added, removed = edit_lists(once, ["m1038-a", "audit-keys"])
+    assert twice == once
+    assert (added, removed) == ([], [])
+
+
+def test_remove_drops_only_our_live_line_not_the_commented_one():
+    text, _, _ = edit_lists(CONF, ["m1038-commented-out"])
+    assert "<!-- <list>etc/lists/m1038-commented-out</list> -->" in text
+    back, added, removed = edit_lists(text, [], ["m1038-commented-out"])
+    assert removed == ["etc/lists/m1038-commented-out"]
+    assert added == []
+    assert back == CONF
+
+
+def test_a_name_both_added_and_removed_is_kept():
+    text, _, _ = edit_lists(CONF, ["m1038-a"])
+    same, added, removed = edit_lists(text, ["m1038-a"], ["m1038-a"])
+    assert (same, added, removed) == (text, [], [])
+
+
+def test_ruleset_inside_a_comment_is_not_used():
+    text = (
+        "<!-- <ruleset></ruleset> -->\n<ossec_config>\n  <ruleset>\n"
+        "    <rule_dir>etc/rules</rule_dir>\n  </ruleset>\n</ossec_config>\n"
+    )
+    new, added, _ = edit_lists(text, ["m1038-x"])
+    assert new.startswith("<!-- <ruleset></ruleset> -->\n")
+    assert "    <list>etc/lists/m1038-x</list>\n  </ruleset>" in new
+    assert added == ["etc/lists/m1038-x"]
+
+
+def test_missing_ruleset_is_an_error_naming_the_file():
+    with pytest.raises(OssecConfError, match=r"/x/ossec\.conf: no <ruleset>"):
+        edit_lists("<ossec_config><global/></ossec_config>", ["m1038-x"], source="/x/ossec.conf")
+
+
+@pytest.mark.parametrize("bad", ["", "../etc/passwd", "a/b", ".hidden", "x<y", "a b", "x\n", 'q"'])
+def test_bad_list_names_are_refused_with_the_name(bad):
+    with pytest.raises(OssecConfError, match="is not a plain file name"):
+        list_path(bad)
+
+
+@given(st.lists(list_names, max_size=6, unique=True), st.lists(list_names, max_size=6, unique=True))
+def test_property_edit_registers_exactly_the_wanted_set_and_keeps_other_text(first, second):
+    step1, _, _ = edit_lists(CONF, first)
+    step2, _, _ = edit_lists(step1, second, [n for n in first if n not in second])
+    registered = read_ruleset(step2).lists
+    base = read_ruleset(CONF).lists
+    assert set(registered) == set(base) | {list_path(n) for n in second}
+    assert len(registered) == len(set(registered))
+    ours = {f"    <list>{list_path(n)}</list>\n" for n in set(first) | set(second)} - {
+        f"    <list>{p}</list>\n" for p in base
+    }
+    stripped = "".join(line for line in step2.splitlines(keepends=True) if line not in ours)
+    assert stripped == CONF
+
+
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=200))
+def test_property_mask_comments_keeps_length_and_newlines(text):
+    masked = mask_comments(text)
+    assert len(masked) == len(text)
+    assert [i for i, c in enumerate(masked) if c == "\n"] == [i for i, c in enumerate(text) if c == "\n"]

@@ -1,0 +1,232 @@
+"""Whole-module tests for m1038.appcontrol.wazuh_content: check mode, apply, idempotence, restore, rollback."""
+
+from __future__ import annotations
+
+import grp
+import json
+import os
+import pwd
+import shutil
+import stat
+from pathlib import Path
+
+import pytest
+from ansible.module_utils import basic
+from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.m1038.appcontrol.plugins.modules import wazuh_content
+
+PROJECT = Path(__file__).resolve().parents[4]
+DOUBLE_HOME = PROJECT / "tests" / "doubles" / "wazuh-manager" / "root" / "var" / "ossec"
+FIXTURES = PROJECT / "tests" / "fixtures" / "wazuh_manager"
+OWNER = pwd.getpwuid(os.getuid()).pw_name
+GROUP = grp.getgrgid(os.getgid()).gr_name
+
+
+class AnsibleExitJson(Exception):
+    pass
+
+
+class AnsibleFailJson(Exception):
+    pass
+
+
+def exit_json(self, **kwargs):
+    kwargs.setdefault("changed", False)
+    raise AnsibleExitJson(kwargs)
+
+
+def fail_json(self, msg, **kwargs):
+    raise AnsibleFailJson({"msg": msg, **kwargs})
+
+
+@pytest.fixture(autouse=True)
+def patch_module(monkeypatch):
+    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
+    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
+
+
+@pytest.fixture
+def home(tmp_path):
+    target = tmp_path / "ossec"
+    shutil.copytree(DOUBLE_HOME, target)
+    return target
+
+
+def files_of(name):
+    base = FIXTURES / name
+    out = []
+    for kind in ("rules", "decoders", "lists"):
+        for f in sorted((base / kind).glob("*")) if (base / kind).is_dir() else []:
+            out.append({"path": f"etc/{kind}/{f.name}", "content": f.read_text(encoding="utf-8")})
+    return out
+
+
+def invoke(home, tmp_path, **kwargs):
+    module_tmp = tmp_path / "ansible-tmp"
+    module_tmp.mkdir(exist_ok=True)
+    check = kwargs.pop("check", False)
+    diff = kwargs.pop("diff", False)
+    args = {
+        "home": str(home),
+        "owner": OWNER,
+        "group": GROUP,
+        "mode": "0640",
+        "_ansible_tmpdir": str(module_tmp),
+        "_ansible_remote_tmp": str(module_tmp),
+        "_ansible_keep_remote_files": True,
+        "_ansible_check_mode": check,
+        "_ansible_diff": diff,
+        **kwargs,
+    }
+    with patch_module_args(args):
+        try:
+            wazuh_content.main()
+        except AnsibleExitJson as exc:
+            return exc.args[0]
+    raise AssertionError("module did not exit")
+
+
+def tree(home):
+    """Every file under home with its bytes and mode (what a rollback must bring back exactly)."""
+    return {
+        str(p.relative_to(home)): (p.read_bytes(), stat.S_IMODE(p.stat().st_mode))
+        for p in sorted(home.rglob("*"))
+        if p.is_file() and "m1038-appcontrol" not in p.parts
+    }
+
+
+def test_check_mode_reports_the_change_and_writes_nothing(home, tmp_path):
+    before = tree(home)
+    result = invoke(home, tmp_path, files=files_of("good"), check=True, diff=True)
+    assert result["changed"] is True
+    assert result["created"] == ["etc/lists/m1038-trusted-companies", "etc/rules/m1038-appcontrol_rules.xml"]
+    assert result["lists_registered"] == ["etc/lists/m1038-trusted-companies"]
+    assert result["backup"] == ""
+    headers = [d["after_header"] for d in result["diff"]]
+    assert headers == [
+        "etc/lists/m1038-trusted-companies",
+        "etc/rules/m1038-appcontrol_rules.xml",
+        "etc/ossec.conf",
+    ]
+    assert tree(home) == before
+    assert not (home / "var" / "m1038-appcontrol").exists()
+
+
+def test_apply_then_second_run_changes_nothing(home, tmp_path):
+    first = invoke(home, tmp_path, files=files_of("good"))
+    assert first["changed"] is True
+    rules = home / "etc" / "rules" / "m1038-appcontrol_rules.xml"
+    assert rules.read_bytes() == (FIXTURES / "good" / "rules" / "m1038-appcontrol_rules.xml").read_bytes()
+    assert stat.S_IMODE(rules.stat().st_mode) == 0o640
+    conf = (home / "etc" / "ossec.conf").read_text(encoding="utf-8")
+    assert conf.count("<list>etc/lists/m1038-trusted-companies</list>") == 1
+    record = json.loads((Path(first["backup"]) / "backup.json").read_text(encoding="utf-8"))
+    assert record["created"] == first["created"]
+    assert [s["path"] for s in record["saved"]] == ["etc/ossec.conf"]
+    manifest = json.loads((home / "var" / "m1038-appcontrol" / "managed.json").read_text(encoding="utf-8"))
+    assert manifest == {
+        "files": ["etc/lists/m1038-trusted-companies", "etc/rules/m1038-appcontrol_rules.xml"],
+        "lists": ["m1038-trusted-companies"],
+    }
+
+    second = invoke(home, tmp_path, files=files_of("good"))
+    assert second["changed"] is False
+    assert second["backup"] == ""
+    assert len(list((home / "var" / "m1038-appcontrol" / "backups").iterdir())) == 1
+
+
+def test_restore_brings_back_the_exact_previous_tree(home, tmp_path):
+    invoke(home, tmp_path, files=files_of("good"))
+    before = tree(home)
+    changed = invoke(home, tmp_path, files=files_of("changed"))
+    assert changed["created"] == ["etc/lists/m1038-trusted-paths"]
+    assert changed["updated"] == ["etc/lists/m1038-trusted-companies"]
+    assert changed["lists_registered"] == ["etc/lists/m1038-trusted-paths"]
+    assert tree(home) != before
+
+    restored = invoke(home, tmp_path, state="restored", backup=changed["backup"])
+    assert restored["changed"] is True
+    assert sorted(restored["restored"]) == [
+        "etc/lists/m1038-trusted-companies",
+        "etc/lists/m1038-trusted-paths",
+        "etc/ossec.conf",
+    ]
+    assert tree(home) == before
+    again = invoke(home, tmp_path, state="restored", backup=changed["backup"])
+    assert again["changed"] is False
+    assert invoke(home, tmp_path, files=files_of("good"))["changed"] is False
+
+
+def test_files_dropped_from_the_content_are_removed_and_their_lists_unregistered(home, tmp_path):
+    invoke(home, tmp_path, files=files_of("changed"))
+    result = invoke(home, tmp_path, files=files_of("good"))
+    assert result["removed"] == ["etc/lists/m1038-trusted-paths"]
+    assert result["lists_unregistered"] == ["etc/lists/m1038-trusted-paths"]
+    assert not (home / "etc" / "lists" / "m1038-trusted-paths").exists()
+    conf = (home / "etc" / "ossec.conf").read_text(encoding="utf-8")
+    assert "m1038-trusted-paths" not in conf
+    assert "etc/lists/audit-keys" in conf
+
+
+def test_user_files_are_never_touched(home, tmp_path):
+    local = (home / "etc" / "rules" / "local_rules.xml").read_bytes()
+    invoke(home, tmp_path, files=files_of("changed"))
+    invoke(home, tmp_path, files=files_of("good"))
+    assert (home / "etc" / "rules" / "local_rules.xml").read_bytes() == local
+    assert (home / "etc" / "lists" / "audit-keys").exists()
+
+
+def test_a_failing_write_restores_everything_before_failing(home, tmp_path, monkeypatch):
+    invoke(home, tmp_path, files=files_of("good"))
+    before = tree(home)
+
+    def broken_write(self, text):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(wazuh_content.Transaction, "_write_conf", broken_write)
+    with pytest.raises(AnsibleFailJson) as failure:
+        invoke(home, tmp_path, files=files_of("changed"))
+    assert "No space left on device" in failure.value.args[0]["msg"]
+    assert "the previous files were restored from" in failure.value.args[0]["msg"]
+    assert tree(home) == before
+
+
+def test_mode_only_change_is_reported_and_fixed(home, tmp_path):
+    invoke(home, tmp_path, files=files_of("good"))
+    target = home / "etc" / "rules" / "m1038-appcontrol_rules.xml"
+    target.chmod(0o666)
+    result = invoke(home, tmp_path, files=files_of("good"))
+    assert result["updated"] == ["etc/rules/m1038-appcontrol_rules.xml"]
+    assert stat.S_IMODE(target.stat().st_mode) == 0o640
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        ([{"path": "etc/ossec.conf", "content": "x"}], "files\\[0\\].path 'etc/ossec.conf' is not"),
+        ([{"path": "etc/rules/../../x.xml", "content": "x"}], "is not etc/rules"),
+        ([{"path": "etc/lists/a", "content": ""}, {"path": "etc/lists/a", "content": ""}], "listed twice"),
+    ],
+)
+def test_bad_paths_are_refused_by_name(home, tmp_path, files, message):
+    with pytest.raises(AnsibleFailJson, match=message):
+        invoke(home, tmp_path, files=files)
+
+
+def test_unknown_owner_and_bad_mode_are_refused(home, tmp_path):
+    with pytest.raises(AnsibleFailJson, match="owner 'no-such-user-m1038' does not exist"):
+        invoke(home, tmp_path, files=files_of("good"), owner="no-such-user-m1038")
+    with pytest.raises(AnsibleFailJson, match="mode '0x9' is not an octal string"):
+        invoke(home, tmp_path, files=files_of("good"), mode="0x9")
+
+
+def test_restore_of_something_that_is_not_a_backup_fails(home, tmp_path):
+    with pytest.raises(AnsibleFailJson, match=r"holds no backup\.json"):
+        invoke(home, tmp_path, state="restored", backup=str(tmp_path))
+
+
+def test_old_backups_are_pruned_to_keep_backups(home, tmp_path):
+    for name in ("good", "changed", "good", "changed"):
+        invoke(home, tmp_path, files=files_of(name), keep_backups=2)
+    assert len(list((home / "var" / "m1038-appcontrol" / "backups").iterdir())) == 2

@@ -22,12 +22,14 @@ description:
   - Every file is rendered and checked before anything is written, then written atomically.
   - See C(docs/wazuh-ruleset.md) for the rules, their MITRE ATT&CK mapping and the engine behaviour they rely on.
 author:
-  - m1038.appcontrol contributors
+  - m1038.appcontrol contributors (@m1038-appcontrol)
 attributes:
   check_mode:
     support: full
+    description: Renders and compares everything, reports what would change, writes nothing.
   diff_mode:
     support: full
+    description: Returns the before and after text of every file that changes or is removed.
 options:
   inventory_file:
     description:

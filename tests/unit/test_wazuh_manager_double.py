@@ -1,0 +1,136 @@
+"""The wazuh-manager TEST DOUBLE's own behaviour: what its `wazuh-analysisd -t` catches, and what it cannot.
+
+The double proves the role's mechanics (install, placement, ossec.conf edits, restart-once, rollback);
+its engine check is the project's own pre-flight logic, so it cannot see what only the real Wazuh
+parser would (the last test shows an invalid regex passing). See tests/doubles/wazuh-manager/README.md.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PROJECT = Path(__file__).resolve().parents[2]
+DOUBLE = PROJECT / "tests" / "doubles" / "wazuh-manager"
+FIXTURES = PROJECT / "tests" / "fixtures" / "wazuh_manager"
+LIST_LINE = "    <list>etc/lists/m1038-trusted-companies</list>\n"
+
+
+@pytest.fixture
+def home(tmp_path):
+    """The double's /var/ossec as the package installs it, in a temporary directory."""
+    target = tmp_path / "ossec"
+    shutil.copytree(DOUBLE / "root" / "var" / "ossec", target)
+    lib = target / "lib" / "m1038-double"
+    lib.mkdir(parents=True)
+    for mod in ("_wazuh_preflight.py", "_ossec_conf.py"):
+        shutil.copy(PROJECT / "plugins" / "module_utils" / mod, lib / mod)
+    return target
+
+
+def analysisd(home, *args):
+    return subprocess.run(
+        [sys.executable, str(home / "bin" / "wazuh-analysisd"), *args],
+        env={**os.environ, "M1038_DOUBLE_HOME": str(home)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def deploy(home, fixture, *, register=True):
+    for kind in ("rules", "lists"):
+        for f in (FIXTURES / fixture / kind).glob("*"):
+            shutil.copy(f, home / "etc" / kind / f.name)
+    if register:
+        conf = home / "etc" / "ossec.conf"
+        text = conf.read_text(encoding="utf-8")
+        conf.write_text(text.replace("  </ruleset>\n", LIST_LINE + "  </ruleset>\n", 1), encoding="utf-8")
+
+
+def test_clean_install_passes(home):
+    run = analysisd(home, "-t")
+    assert (run.returncode, run.stderr) == (0, "")
+
+
+def test_good_content_passes(home):
+    deploy(home, "good")
+    run = analysisd(home, "-t")
+    assert (run.returncode, run.stderr) == (0, "")
+
+
+def test_broken_rule_fails_with_engine_like_messages(home):
+    deploy(home, "broken")
+    run = analysisd(home, "-t")
+    assert run.returncode == 1
+    lines = run.stderr.splitlines()
+    prefix = "wazuh-analysisd: CRITICAL: (test double) etc/rules/m1038-appcontrol_rules.xml"
+    assert f"{prefix} line 38: rule 100120: parent rule 99999 (if_sid) does not exist" in lines
+    assert (
+        f"{prefix} line 43: rule id 100110 is defined twice (first in etc/rules/m1038-appcontrol_rules.xml line 29)"
+        in lines
+    )
+    assert lines[-1] == "wazuh-analysisd: CRITICAL: (test double) Configuration error. Exiting."
+
+
+def test_unregistered_list_fails(home):
+    deploy(home, "good", register=False)
+    run = analysisd(home, "-t")
+    assert run.returncode == 1
+    assert "CDB list etc/lists/m1038-trusted-companies is not registered in ossec.conf" in run.stderr
+
+
+def test_registered_but_missing_list_fails(home):
+    deploy(home, "good")
+    (home / "etc" / "lists" / "m1038-trusted-companies").unlink()
+    run = analysisd(home, "-t")
+    assert "registered CDB list etc/lists/m1038-trusted-companies does not exist" in run.stderr
+
+
+def test_excluded_stock_file_is_not_loaded(home):
+    """0215-double-policy_rules.xml reuses 60000; it is excluded, so no duplicate is reported."""
+    assert analysisd(home, "-t").returncode == 0
+    conf = home / "etc" / "ossec.conf"
+    conf.write_text(
+        conf.read_text(encoding="utf-8").replace("<rule_exclude>0215-double-policy_rules.xml</rule_exclude>", ""),
+        encoding="utf-8",
+    )
+    run = analysisd(home, "-t")
+    assert "rule id 60000 is already used by ruleset/rules/0215-double-policy_rules.xml" in run.stderr
+
+
+def test_only_dash_t_is_supported(home):
+    assert analysisd(home).returncode == 2
+
+
+def test_verify_agent_conf(tmp_path):
+    tool = DOUBLE / "root" / "var" / "ossec" / "bin" / "verify-agent-conf"
+    good = tmp_path / "good.conf"
+    good.write_text(
+        "<agent_config><localfile><location>A</location><log_format>eventchannel</log_format></localfile></agent_config>"
+    )
+    bad = tmp_path / "bad.conf"
+    bad.write_text("<agent_config><localfile><location>A</location></localfile>")
+    run = [sys.executable, str(tool), "-f"]
+    assert subprocess.run([*run, str(good)], capture_output=True, check=False).returncode == 0
+    assert subprocess.run([*run, str(bad)], capture_output=True, check=False).returncode == 1
+
+
+def test_what_the_double_cannot_see_an_invalid_regex_passes(home):
+    """A real wazuh-analysisd refuses an unbalanced regex; the double does not parse regexes at all.
+
+    This is the documented limit: the double proves the role's mechanics, not the engine's parser.
+    """
+    rules = home / "etc" / "rules" / "m1038-bad-regex.xml"
+    rules.write_text(
+        '<group name="m1038,">\n  <rule id="100900" level="3">\n    <if_sid>61603</if_sid>\n'
+        '    <field name="win.eventdata.image" type="pcre2">(unbalanced</field>\n'
+        "    <description>invalid regex</description>\n  </rule>\n</group>\n",
+        encoding="utf-8",
+    )
+    assert analysisd(home, "-t").returncode == 0

@@ -229,7 +229,8 @@ def iter_host_map(text: str, source: str) -> Iterator[tuple[str, object]]:
 
 def _read_text(path: str) -> str:
     try:
-        with open(path, encoding="utf-8") as handle:
+        # utf-8-sig: files written by Windows PowerShell 5 (Out-File, Set-Content) start with a BOM
+        with open(path, encoding="utf-8-sig") as handle:
             return handle.read()
     except UnicodeDecodeError as exc:
         raise InventoryError(f"{path}: not UTF-8 text ({exc})") from None

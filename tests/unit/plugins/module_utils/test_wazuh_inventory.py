@@ -166,3 +166,10 @@ def test_iter_host_map_streams_in_file_order():
     text = ' { "b" : [ ] ,\n "a":[{"publisher":"P"}] } \n'
     assert list(iter_host_map(text, "t")) == [("b", []), ("a", [{"publisher": "P"}])]
     assert list(iter_host_map("{}", "t")) == []
+
+
+def test_a_byte_order_mark_is_accepted(tmp_path):
+    path = tmp_path / "fleet.json"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps({"pc": [{"name": "n", "publisher": "P"}]}).encode())
+    counts, fmt = load(path)
+    assert (fmt, counts.vendor_hosts) == ("host_map", {"P": 1})

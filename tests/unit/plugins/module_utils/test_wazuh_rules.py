@@ -178,3 +178,38 @@ def test_withsecure_event_log_parents_follow_the_channel(channel, parents):
 def test_routes_can_be_disabled():
     kinds = {r.kind for r in rules_for(withsecure_api=False, withsecure_event_log={"enabled": False})}
     assert not {k for k in kinds if k.startswith("withsecure")}
+
+
+def os_xml_content(text: str, start: int) -> str:
+    """Element content as src/os_xml/os_xml.c _ReadElem() collects it from ``start``.
+
+    A backslash toggles the escape state, any other character but '<' resets it, and a '<'
+    seen while not escaped ends the content. Nothing is decoded: entities stay as written.
+    """
+    content, escaped = [], False
+    for char in text[start:]:
+        if char == "\\":
+            escaped = not escaped
+        elif char == "<" and not escaped:
+            return "".join(content)
+        elif char != "<":
+            escaped = False
+        content.append(char)
+    raise AssertionError("content not closed")
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [{}, {"user_writable_dirs": ["R&D <x>", "Users"]}, {"watched_binaries": {"a&b<c>.exe": ["T1036"]}}],
+)
+def test_wazuh_xml_reader_and_standard_parser_read_the_same_text(overrides):
+    text = render_rules_xml(rules_for(**overrides))
+    standard = [element.text or "" for element in parse(text).iter() if len(element) == 0]
+    wazuh = [os_xml_content(text, match.end()) for match in re.finditer(r"<(\w+)(?: [^>]*)?>(?=[^<\n])", text)]
+    assert wazuh == [t for t in standard if t]
+
+
+def test_os_xml_model_on_known_cases():
+    assert os_xml_content("a&amp;b</x>", 0) == "a&amp;b"
+    assert os_xml_content("E:\\\\</x>", 0) == "E:\\\\"
+    assert os_xml_content("a\\<b</x>", 0) == "a\\<b"

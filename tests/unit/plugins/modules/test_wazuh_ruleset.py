@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 from ansible.module_utils import basic
 from ansible.module_utils.testing import patch_module_args
 
@@ -159,3 +160,31 @@ def test_reads_fact_cache_and_syscollector(args):
     syscollector = run_module(dict(args, inventory_file=str(FIXTURES / "syscollector")))
     assert syscollector["summary"]["inventory_format"] == "syscollector"
     assert syscollector["summary"]["counts"]["hosts"] == 2
+
+
+def test_lab_fleet_with_the_project_trust_policy(args):
+    """The recorded lab fleet and group_vars/all/trust_policy.yml render what the docs describe."""
+    root = Path(__file__).resolve().parents[4]
+    policy = yaml.safe_load((root / "group_vars" / "all" / "trust_policy.yml").read_text())
+    lab_args = dict(
+        args,
+        inventory_file=str(root / "inventories" / "lab" / "files" / "software_inventory.json"),
+        trusted_vendors=policy["m1038_trusted_vendors"],
+        denied_vendors=policy["m1038_denied_vendors"],
+        vendor_aliases=policy["m1038_vendor_aliases"],
+        min_prevalence=policy["m1038_min_prevalence"],
+        rule_id_base=policy["m1038_rule_id_base"],
+        withsecure_event_log=policy["m1038_withsecure_event_log"],
+    )
+    summary = run_module(lab_args)["summary"]
+    assert summary["counts"]["hosts"] == 8
+    assert summary["threshold_hosts"] == 4
+    trusted, denied, vendors = summary["trusted"], summary["denied"], summary["vendors"]
+    assert trusted["Microsoft Corporation"] == ["explicit", "prevalence"]
+    assert trusted["Mozilla"] == ["prevalence"]  # Firefox on 4 of 8 hosts
+    assert trusted["Mozilla Corporation"] == ["alias"]  # what Sysmon reports for firefox.exe
+    assert "Don HO don.h@free.fr" not in trusted  # Notepad++ is on 3 hosts only
+    assert denied == {"AnyDesk Software GmbH": ["explicit"], "philandro Software GmbH": ["alias"]}
+    assert vendors["Lumen Utilities s.r.o."] == {"aliases": [], "hosts": 1, "reasons": [], "status": "untrusted"}
+    assert summary["counts"]["records_without_vendor"] == 2  # the unsigned in-house tool on two hosts
+    assert summary["conflicts_denied_wins"] == []

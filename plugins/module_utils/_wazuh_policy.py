@@ -148,18 +148,25 @@ def threshold_hosts(min_prevalence: int | float, hosts: int) -> int:
     return max(1, math.ceil(round(min_prevalence * hosts, 9)))
 
 
-def _levels(value: object) -> dict[str, int]:
-    levels = dict(DEFAULT_LEVELS)
+def _merge_known(defaults: dict, value: object, name: str) -> dict:
+    """``defaults`` updated with ``value``; keys the defaults do not have are refused."""
+    merged = dict(defaults)
     if value is None:
-        return levels
+        return merged
     if not isinstance(value, dict):
-        raise PolicyError(f"levels must be a dict, got {value!r}")
-    for name, level in value.items():
-        if name not in DEFAULT_LEVELS:
-            raise PolicyError(f"levels: unknown key {name!r}; known keys: {', '.join(sorted(DEFAULT_LEVELS))}")
+        raise PolicyError(f"{name} must be a dict, got {value!r}")
+    for key, item in value.items():
+        if key not in merged:
+            raise PolicyError(f"{name}: unknown key {key!r}; known keys: {', '.join(sorted(merged))}")
+        merged[key] = item
+    return merged
+
+
+def _levels(value: object) -> dict[str, int]:
+    levels = _merge_known(DEFAULT_LEVELS, value, "levels")
+    for name, level in levels.items():
         if isinstance(level, bool) or not isinstance(level, int) or not 0 <= level <= 16:
             raise PolicyError(f"levels[{name!r}] must be an integer 0..16, got {level!r}")
-        levels[name] = level
     return levels
 
 
@@ -209,15 +216,7 @@ def _techniques(value: object, where: str) -> list[str]:
 
 
 def _event_log(value: object) -> dict:
-    merged = dict(DEFAULT_WITHSECURE_EVENT_LOG)
-    if value is None:
-        return merged
-    if not isinstance(value, dict):
-        raise PolicyError(f"withsecure_event_log must be a dict, got {value!r}")
-    for key, item in value.items():
-        if key not in merged:
-            raise PolicyError(f"withsecure_event_log: unknown key {key!r}; known: {', '.join(sorted(merged))}")
-        merged[key] = item
+    merged = _merge_known(DEFAULT_WITHSECURE_EVENT_LOG, value, "withsecure_event_log")
     if not isinstance(merged["enabled"], bool):
         raise PolicyError(f"withsecure_event_log.enabled must be a boolean, got {merged['enabled']!r}")
     for key in ("provider", "channel"):

@@ -25,13 +25,13 @@ from dataclasses import dataclass, field
 from itertools import repeat
 
 from ansible_collections.m1038.appcontrol.plugins.module_utils._wazuh_escape import (
-    RepresentationError,
     normalise_vendor,
     unrepresentable_reason,
 )
 
 FORMATS = ("auto", "host_map", "fact_cache", "syscollector")
 _WHITESPACE = " \t\n\r"
+_RESPONSE_KEYS = ("data", "error", "message", "agent_name", "name")
 # How many skipped records the summary lists by name (the count is always complete).
 MAX_LISTED_SKIPS = 50
 
@@ -273,14 +273,21 @@ def _detect_text(text: str, source: str) -> str:
             return "host_map"
         decoder = json.JSONDecoder()
         try:
-            _key, position = decoder.raw_decode(text, position)
+            key, position = decoder.raw_decode(text, position)
             position = _skip_ws(text, position)
             first_value, _end = decoder.raw_decode(text, _skip_ws(text, position + 1))
         except ValueError as exc:
             raise InventoryError(f"{source}: invalid JSON near character {position}: {exc}") from None
-        # A host map's values are software lists; a syscollector response starts with
-        # "data" (an object), "error" (a number) or "message" (a string).
-        return "host_map" if isinstance(first_value, list) else "syscollector"
+        # A host map's values are software lists; a syscollector response has the API's
+        # top-level keys (data, error, message), or agent_name/name added by whoever saved it.
+        if isinstance(first_value, list):
+            return "host_map"
+        if key in _RESPONSE_KEYS:
+            return "syscollector"
+        raise InventoryError(
+            f"{source}: cannot tell the inventory format: the first entry {key!r} holds a "
+            f"{type(first_value).__name__}, neither a software list (host map) nor a syscollector response field"
+        )
     raise InventoryError(
         f"{source}: cannot tell the inventory format: expected a JSON object (host map or syscollector "
         "response) or a JSON list of syscollector responses"
@@ -385,4 +392,4 @@ def load_fleet(path: str, inventory_format: str, software_fact: str, on_invalid:
     return counter.counts, inventory_format
 
 
-__all__ = ["FORMATS", "FleetCounts", "InventoryError", "RepresentationError", "detect_format", "load_fleet"]
+__all__ = ["FORMATS", "FleetCounts", "InventoryError", "detect_format", "iter_host_map", "load_fleet"]

@@ -136,6 +136,9 @@ def test_detection_explains_what_it_expected(tmp_path):
     path.write_text('"just a string"')
     with pytest.raises(InventoryError, match="cannot tell the inventory format"):
         load(path)
+    path.write_text('{"pc-1": {"name": "x"}}')
+    with pytest.raises(InventoryError, match="first entry 'pc-1' holds a dict, neither a software list"):
+        load(path)
     folder = tmp_path / "dir"
     folder.mkdir()
     (folder / "a").write_text('{"other": 1}')

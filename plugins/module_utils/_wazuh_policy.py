@@ -96,6 +96,7 @@ class TrustDecision:
     trusted: dict[str, list[str]] = field(default_factory=dict)  # key -> sorted reasons
     denied: dict[str, list[str]] = field(default_factory=dict)
     vendors: dict[str, dict] = field(default_factory=dict)  # publisher -> hosts, reasons
+    alias_of: dict[str, list[str]] = field(default_factory=dict)  # alias key -> publishers it came from
     conflicts: list[str] = field(default_factory=list)
 
 
@@ -275,20 +276,25 @@ def decide_trust(policy: Policy, counts: FleetCounts) -> TrustDecision:
         if hosts >= decision.threshold_hosts:
             publisher_reasons.setdefault(vendor, set()).add("prevalence")
 
+    alias_of: dict[str, set[str]] = {}
+
+    def with_aliases(keys: dict[str, set[str]], publisher: str, reasons: set[str]) -> None:
+        keys.setdefault(publisher, set()).update(reasons)
+        for company in policy.vendor_aliases.get(publisher, []):
+            keys.setdefault(company, set()).add("alias")
+            alias_of.setdefault(company, set()).add(publisher)
+
     trusted: dict[str, set[str]] = {}
     for publisher, reasons in publisher_reasons.items():
-        trusted.setdefault(publisher, set()).update(reasons)
-        for company in policy.vendor_aliases.get(publisher, []):
-            trusted.setdefault(company, set()).add("alias")
+        with_aliases(trusted, publisher, reasons)
     denied: dict[str, set[str]] = {}
     for publisher in policy.denied_vendors:
-        denied.setdefault(publisher, set()).add("explicit")
-        for company in policy.vendor_aliases.get(publisher, []):
-            denied.setdefault(company, set()).add("alias")
+        with_aliases(denied, publisher, {"explicit"})
 
     decision.conflicts = sorted(set(trusted) & set(denied))
     decision.trusted = {key: sorted(reasons) for key, reasons in trusted.items() if key not in denied}
     decision.denied = {key: sorted(reasons) for key, reasons in denied.items()}
+    decision.alias_of = {key: sorted(publishers) for key, publishers in alias_of.items()}
     listed = set(counts.vendor_hosts) | set(policy.trusted_vendors) | set(policy.denied_vendors)
     for vendor in sorted(listed):
         status = "denied" if vendor in denied else "trusted" if vendor in decision.trusted else "untrusted"

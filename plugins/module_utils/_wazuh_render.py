@@ -123,6 +123,7 @@ def _summary(policy: Policy, counts: FleetCounts, fmt: str, decision: TrustDecis
         "threshold_hosts": decision.threshold_hosts,
         "trusted": decision.trusted,
         "denied": decision.denied,
+        "alias_of": decision.alias_of,
         "conflicts_denied_wins": decision.conflicts,
         "vendors": decision.vendors,
         "skipped_records": counts.skipped,

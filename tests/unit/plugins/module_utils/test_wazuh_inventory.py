@@ -7,6 +7,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ansible_collections.m1038.appcontrol.plugins.module_utils._wazuh_inventory import (
     InventoryError,
@@ -176,3 +178,17 @@ def test_a_byte_order_mark_is_accepted(tmp_path):
     path.write_bytes(b"\xef\xbb\xbf" + json.dumps({"pc": [{"name": "n", "publisher": "P"}]}).encode())
     counts, fmt = load(path)
     assert (fmt, counts.vendor_hosts) == ("host_map", {"P": 1})
+
+
+records = st.lists(
+    st.fixed_dictionaries({"name": st.text(max_size=10), "publisher": st.one_of(st.none(), st.text(max_size=10))}),
+    max_size=4,
+)
+
+
+@given(fleet=st.dictionaries(st.text(max_size=8), records, max_size=6), indent=st.sampled_from([None, 0, 2, "\t"]))
+def test_streamed_host_map_equals_json_loads(fleet, indent):
+    """Decoding host by host yields exactly what json.loads sees, whatever the layout."""
+    text = json.dumps(fleet, indent=indent, ensure_ascii=False)
+    assert dict(iter_host_map(text, "t")) == json.loads(text)
+    assert [host for host, _ in iter_host_map(text, "t")] == list(fleet)

@@ -61,6 +61,7 @@ def test_reasons_explicit_prevalence_alias():
         "Mozilla": ["prevalence"],
         "Mozilla Corporation": ["alias"],
     }
+    assert decision.alias_of == {"Mozilla Corporation": ["Mozilla"]}  # Notepad++ Team is not trusted
     assert decision.vendors["Notepad++ Team"] == {
         "hosts": 1,
         "status": "untrusted",

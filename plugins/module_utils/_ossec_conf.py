@@ -92,7 +92,7 @@ def parse_wrapped(text: str, source: str) -> ET.Element:
         line, column = exc.position
         if line == 1:
             column = max(column - len(WRAP_OPEN), 0)
-        reason = str(exc).split(":")[0]
+        reason = str(exc).split(":", maxsplit=1)[0]
         raise OssecConfError(f"{source}: not well-formed XML at line {line}, column {column + 1}: {reason}") from exc
 
 

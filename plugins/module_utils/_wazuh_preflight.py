@@ -72,7 +72,7 @@ def parse_xml_fragment(text: str, source: str) -> tuple[ET.Element | None, Findi
         line, column = exc.position
         if line == 1:
             column = max(column - len(WRAP_OPEN), 0)
-        reason = str(exc).split(":")[0]
+        reason = str(exc).split(":", maxsplit=1)[0]
         return None, Finding(source, f"XML is not well-formed: {reason} (column {column + 1})", line)
 
 

@@ -25,8 +25,10 @@ description:
 attributes:
   check_mode:
     support: full
+    description: Plans the whole change and reports it (with the diff); writes nothing and makes no backup.
   diff_mode:
     support: full
+    description: Shows each placed, replaced or removed file and the ossec.conf edit as before/after text.
 options:
   home:
     description: Wazuh installation directory.
@@ -83,7 +85,7 @@ options:
     description: Backup directory returned by an earlier C(state=present) run. Required with O(state=restored).
     type: path
 author:
-  - m1038.appcontrol contributors
+  - m1038.appcontrol contributors (@m1038-appcontrol)
 """
 
 EXAMPLES = r"""

@@ -17,9 +17,10 @@ description:
 attributes:
   check_mode:
     support: full
-    details: Only asks the engine to evaluate events; changes nothing on the manager.
+    description: Only asks the engine to evaluate events; changes nothing on the manager, so it runs in check mode too.
   diff_mode:
     support: none
+    description: Nothing is changed, so there is no diff.
 options:
   url:
     description: Wazuh API base URL.
@@ -60,7 +61,7 @@ notes:
     tests rewrite rule 60000 to work around that. This module does not touch the ruleset, so tests of
     eventchannel rules depend on how the manager decodes the event with the given log format and location.
 author:
-  - m1038.appcontrol contributors
+  - m1038.appcontrol contributors (@m1038-appcontrol)
 """
 
 EXAMPLES = r"""

@@ -17,9 +17,10 @@ description:
 attributes:
   check_mode:
     support: full
-    details: Never changes anything.
+    description: Read-only; runs the same in check mode.
   diff_mode:
     support: none
+    description: Nothing is changed, so there is no diff.
 options:
   home:
     description: Wazuh installation directory.
@@ -31,7 +32,7 @@ options:
       - Defaults to C(<home>/var/m1038-appcontrol).
     type: path
 author:
-  - m1038.appcontrol contributors
+  - m1038.appcontrol contributors (@m1038-appcontrol)
 """
 
 EXAMPLES = r"""

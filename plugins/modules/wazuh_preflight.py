@@ -19,15 +19,16 @@ description:
     rule that exists.
   - Files ours replace, and files a previous run placed that are no longer in the content, are left
     out of the manager's side of the comparison.
-  - Meant to run on the controller (C(delegate_to: localhost)); returns the files to deploy, with
+  - Meant to run on the controller (with C(delegate_to=localhost)); returns the files to deploy, with
     their content, for M(m1038.appcontrol.wazuh_content).
   - These checks do not replace the engine's parser (C(wazuh-analysisd -t)), which the role runs next.
 attributes:
   check_mode:
     support: full
-    details: Read-only.
+    description: Read-only; runs the same in check mode.
   diff_mode:
     support: none
+    description: Nothing is changed, so there is no diff.
 options:
   content_dir:
     description: The renderer's output directory.
@@ -53,7 +54,7 @@ options:
     type: int
     default: 120000
 author:
-  - m1038.appcontrol contributors
+  - m1038.appcontrol contributors (@m1038-appcontrol)
 """
 
 EXAMPLES = r"""

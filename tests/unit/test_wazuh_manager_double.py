@@ -7,7 +7,6 @@ parser would (the last test shows an invalid regex passing). See tests/doubles/w
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -27,7 +26,6 @@ def home(tmp_path):
     target = tmp_path / "ossec"
     shutil.copytree(DOUBLE / "root" / "var" / "ossec", target)
     lib = target / "lib" / "m1038-double"
-    lib.mkdir(parents=True)
     for mod in ("_wazuh_preflight.py", "_ossec_conf.py"):
         shutil.copy(PROJECT / "plugins" / "module_utils" / mod, lib / mod)
     return target
@@ -35,8 +33,7 @@ def home(tmp_path):
 
 def analysisd(home, *args):
     return subprocess.run(
-        [sys.executable, str(home / "bin" / "wazuh-analysisd"), *args],
-        env={**os.environ, "M1038_DOUBLE_HOME": str(home)},
+        [sys.executable, str(home / "lib" / "m1038-double" / "analysisd.py"), *args],
         capture_output=True,
         text=True,
         check=False,
@@ -109,7 +106,7 @@ def test_only_dash_t_is_supported(home):
 
 
 def test_verify_agent_conf(tmp_path):
-    tool = DOUBLE / "root" / "var" / "ossec" / "bin" / "verify-agent-conf"
+    tool = DOUBLE / "root" / "var" / "ossec" / "lib" / "m1038-double" / "verify_agent_conf.py"
     good = tmp_path / "good.conf"
     good.write_text(
         "<agent_config><localfile><location>A</location><log_format>eventchannel</log_format></localfile></agent_config>"

@@ -73,14 +73,14 @@ def test_add_inserts_one_indented_line_before_closing_ruleset_and_nothing_else()
 
 
 def test_add_is_idempotent_and_already_registered_list_is_left_alone():
-    once, _, _ = edit_lists(CONF, ["m1038-a"])
+    once = edit_lists(CONF, ["m1038-a"])[0]
     twice, added, removed = edit_lists(once, ["m1038-a", "audit-keys"])
     assert twice == once
     assert (added, removed) == ([], [])
 
 
 def test_remove_drops_only_our_live_line_not_the_commented_one():
-    text, _, _ = edit_lists(CONF, ["m1038-commented-out"])
+    text = edit_lists(CONF, ["m1038-commented-out"])[0]
     assert "<!-- <list>etc/lists/m1038-commented-out</list> -->" in text
     back, added, removed = edit_lists(text, [], ["m1038-commented-out"])
     assert removed == ["etc/lists/m1038-commented-out"]
@@ -89,7 +89,7 @@ def test_remove_drops_only_our_live_line_not_the_commented_one():
 
 
 def test_a_name_both_added_and_removed_is_kept():
-    text, _, _ = edit_lists(CONF, ["m1038-a"])
+    text = edit_lists(CONF, ["m1038-a"])[0]
     same, added, removed = edit_lists(text, ["m1038-a"], ["m1038-a"])
     assert (same, added, removed) == (text, [], [])
 
@@ -99,7 +99,8 @@ def test_ruleset_inside_a_comment_is_not_used():
         "<!-- <ruleset></ruleset> -->\n<ossec_config>\n  <ruleset>\n"
         "    <rule_dir>etc/rules</rule_dir>\n  </ruleset>\n</ossec_config>\n"
     )
-    new, added, _ = edit_lists(text, ["m1038-x"])
+    new, added, removed = edit_lists(text, ["m1038-x"])
+    assert removed == []
     assert new.startswith("<!-- <ruleset></ruleset> -->\n")
     assert "    <list>etc/lists/m1038-x</list>\n  </ruleset>" in new
     assert added == ["etc/lists/m1038-x"]
@@ -118,8 +119,8 @@ def test_bad_list_names_are_refused_with_the_name(bad):
 
 @given(st.lists(list_names, max_size=6, unique=True), st.lists(list_names, max_size=6, unique=True))
 def test_property_edit_registers_exactly_the_wanted_set_and_keeps_other_text(first, second):
-    step1, _, _ = edit_lists(CONF, first)
-    step2, _, _ = edit_lists(step1, second, [n for n in first if n not in second])
+    step1 = edit_lists(CONF, first)[0]
+    step2 = edit_lists(step1, second, [n for n in first if n not in second])[0]
     registered = read_ruleset(step2).lists
     base = read_ruleset(CONF).lists
     assert set(registered) == set(base) | {list_path(n) for n in second}

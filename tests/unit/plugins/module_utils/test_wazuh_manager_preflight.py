@@ -133,7 +133,7 @@ def test_commented_rule_does_not_shift_line_numbers():
         '<group name="g,">\n<!-- <rule id="100100" level="1"/> -->\n'
         '<rule id="100100" level="1"><if_sid>60000</if_sid></rule>\n</group>'
     )
-    rules, _ = parse_rules(text, "x")
+    rules = parse_rules(text, "x")[0]
     assert rules[0].line == 3
 
 

@@ -55,7 +55,7 @@ def test_preflight_accepts_the_good_fixture_and_returns_files_and_tests(home):
 
 
 def test_preflight_reports_every_problem_of_the_broken_fixture(home):
-    _, findings = wazuh_preflight.collect(str(FIXTURES / "broken"), manager(home), 100000, 120000)
+    findings = wazuh_preflight.collect(str(FIXTURES / "broken"), manager(home), 100000, 120000)[1]
     assert [str(f) for f in findings] == [
         "rules/m1038-appcontrol_rules.xml line 43: rule id 100110 is defined twice "
         "(first in rules/m1038-appcontrol_rules.xml line 29)",
@@ -66,21 +66,21 @@ def test_preflight_reports_every_problem_of_the_broken_fixture(home):
 def test_preflight_ignores_our_own_previous_files_but_not_the_users(home):
     """A re-deploy must not collide with the files it replaces; a user's rule with our ID must collide."""
     shutil.copy(FIXTURES / "good" / "rules" / "m1038-appcontrol_rules.xml", home / "etc" / "rules")
-    _, findings = wazuh_preflight.collect(str(FIXTURES / "good"), manager(home), 100000, 120000)
+    findings = wazuh_preflight.collect(str(FIXTURES / "good"), manager(home), 100000, 120000)[1]
     assert findings == []
     shutil.copy(FIXTURES / "good" / "rules" / "m1038-appcontrol_rules.xml", home / "etc" / "rules" / "user-copy.xml")
-    _, findings = wazuh_preflight.collect(str(FIXTURES / "good"), manager(home), 100000, 120000)
+    findings = wazuh_preflight.collect(str(FIXTURES / "good"), manager(home), 100000, 120000)[1]
     assert "rule id 100100 is already used by etc/rules/user-copy.xml" in [f.message for f in findings]
 
 
 def test_preflight_layout_and_manager_problems(home, tmp_path):
-    _, findings = wazuh_preflight.collect(str(tmp_path / "nowhere"), manager(home), 100000, 120000)
+    findings = wazuh_preflight.collect(str(tmp_path / "nowhere"), manager(home), 100000, 120000)[1]
     assert "content directory does not exist (run the renderer first)" in [f.message for f in findings]
-    _, findings = wazuh_preflight.collect(str(FIXTURES / "good"), {"installed": False}, 100000, 120000)
+    findings = wazuh_preflight.collect(str(FIXTURES / "good"), {"installed": False}, 100000, 120000)[1]
     assert [f.message for f in findings] == ["no Wazuh manager found (ossec.conf missing); install it first"]
     info = manager(home)
     info["ruleset"]["rule_dirs"] = ["ruleset/rules"]
-    _, findings = wazuh_preflight.collect(str(FIXTURES / "good"), info, 100000, 120000)
+    findings = wazuh_preflight.collect(str(FIXTURES / "good"), info, 100000, 120000)[1]
     assert "our rules would not load" in " ".join(f.message for f in findings)
 
 
@@ -89,7 +89,7 @@ def test_preflight_refuses_bad_list_names_and_unquoted_colon_keys(home, tmp_path
     shutil.copytree(FIXTURES / "good", content)
     (content / "lists" / "bad name").write_text("x:\n")
     (content / "lists" / "m1038-trusted-companies").write_text("Microsoft Corporation:\nno-colon\n")
-    _, findings = wazuh_preflight.collect(str(content), manager(home), 100000, 120000)
+    findings = wazuh_preflight.collect(str(content), manager(home), 100000, 120000)[1]
     messages = [str(f) for f in findings]
     assert "lists/bad name: CDB list file names must be plain names (letters, digits, '.', '_', '-')" in messages
     assert "lists/m1038-trusted-companies line 2: entry 'no-colon' has no ':' after the key" in messages

@@ -1,5 +1,4 @@
-#!/usr/bin/python3
-# TEST DOUBLE of wazuh-analysisd (m1038.appcontrol tests). Not Wazuh.
+# TEST DOUBLE of wazuh-analysisd (m1038.appcontrol tests). Not Wazuh. Run through bin/wazuh-analysisd.
 # Supports only `-t`: applies the project's own pre-flight checks
 # (plugins/module_utils/_wazuh_preflight.py and _ossec_conf.py, copied in at
 # build time) to the files installed here, prints engine-like messages and
@@ -8,8 +7,9 @@
 import os
 import sys
 
-HOME = os.environ.get("M1038_DOUBLE_HOME", "/var/ossec")
-sys.path.insert(0, os.path.join(HOME, "lib", "m1038-double"))
+HERE = os.path.dirname(os.path.abspath(__file__))
+HOME = os.environ.get("M1038_DOUBLE_HOME", os.path.dirname(os.path.dirname(HERE)))
+sys.path.insert(0, HERE)
 
 from _ossec_conf import OssecConfError, read_ruleset  # noqa: E402
 from _wazuh_preflight import (  # noqa: E402

@@ -1,5 +1,4 @@
-#!/usr/bin/python3
-# TEST DOUBLE of verify-agent-conf (m1038.appcontrol tests). Not Wazuh.
+# TEST DOUBLE of verify-agent-conf (m1038.appcontrol tests). Not Wazuh. Run through bin/verify-agent-conf.
 # `-f FILE`: checks that FILE is well-formed XML made of <agent_config>
 # blocks whose <localfile> entries have <location> and <log_format>.
 import sys

@@ -6,7 +6,7 @@ The tests run in file order, each deploying a fixture with ansible-playbook (dep
 1. broken rule, pre-flight enforced: the controller refuses it; nothing on the manager changes.
 2. broken rule, pre-flight not enforced: the manager's own `wazuh-analysisd -t` refuses it; the role
    restores the previous files; the service was never restarted (same PID); the play fails with the
-   engine's message.
+   engine's message. 2b: the same with the manager stopped: it is not started on refused content.
 3. a valid change, but the manager dies on start (fault injected into the double): the role restores
    the previous files and restarts the manager on them; the play fails with the manager's message.
 4. the same valid change with a healthy manager: applied, one restart; a second run changes nothing.
@@ -120,7 +120,24 @@ def test_2_engine_refuses_broken_rule_files_restored_service_untouched(host, sta
     assert host.run(f"{HOME}/bin/wazuh-analysisd -t").rc == 0
 
 
+def test_2b_a_stopped_manager_is_not_started_on_content_the_engine_refuses(host, start):
+    """The role starts a stopped manager only after the engine accepted the content."""
+    host.run("systemctl stop wazuh-manager")
+    try:
+        rc, out = deploy("broken", enforce=False)
+        assert rc != 0, out
+        assert "parent rule 99999 (if_sid) does not exist" in out
+        after = snapshot(host)
+        assert after["active"] == "inactive"
+        assert after["files"] == start["files"]
+        assert after["starts"] == start["starts"]
+    finally:
+        host.run("systemctl start wazuh-manager")
+    assert host.service("wazuh-manager").is_running
+
+
 def test_3_manager_dies_on_start_files_restored_and_restarted_on_old_content(host, start):
+    before = snapshot(host)
     host.run(f"echo 'content made the manager exit' > {HOME}/etc/.m1038-double-fail-start")
     rc, out = deploy("changed")
     assert rc != 0, out
@@ -129,8 +146,8 @@ def test_3_manager_dies_on_start_files_restored_and_restarted_on_old_content(hos
     after = snapshot(host)
     assert after["files"] == start["files"]
     assert_on_good_content(after)
-    assert after["pid"] != start["pid"], "the manager must run again, restarted on the previous content"
-    assert after["starts"] == start["starts"] + 1
+    assert after["pid"] != before["pid"], "the manager must run again, restarted on the previous content"
+    assert after["starts"] == before["starts"] + 1
     assert not host.file(f"{HOME}/etc/.m1038-double-fail-start").exists
 
 

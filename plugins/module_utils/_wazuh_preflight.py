@@ -243,16 +243,22 @@ def _check_ids(
 
 
 def check_cdb_list(text: str, source: str) -> list[Finding]:
-    """Check a CDB text list: ``key:value`` or ``key:`` lines, a key holding ``:`` double-quoted.
+    """Check a CDB text list: ``key:value`` or ``key:`` lines; quote a key holding ``:`` or starting with ``#``.
 
-    An unquoted key is cut at its first ``:``, so ``C:\\x:`` reads as key ``C``: the checker cannot
-    see that intent; writers must quote such keys (the property tests show why).
+    The engine skips lines without ``:``, so empty lines and ``#`` comments without ``:`` are
+    accepted. Any other line without ``:`` is reported, because the engine would drop that entry
+    silently; so is a ``#`` line holding ``:``, which the engine would read as a key. An unquoted
+    key is cut at its first ``:`` (``C:\\x:`` reads as key ``C``): the checker cannot see that
+    intent, so writers must quote such keys (the property tests show why).
     """
     findings: list[Finding] = []
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.rstrip("\r")
         if not line.strip():
-            findings.append(Finding(source, "empty line (CDB lists take one key per line)", number))
+            continue
+        if line.startswith("#"):
+            if ":" in line:
+                findings.append(Finding(source, "comment line holds ':' and would be read as a key", number))
             continue
         if line.startswith('"'):
             end = line.find('"', 1)
@@ -264,7 +270,9 @@ def check_cdb_list(text: str, source: str) -> list[Finding]:
             key, sep, value = line.partition(":")
             rest = sep + value
         if not rest.startswith(":"):
-            findings.append(Finding(source, f"entry {line!r} has no ':' after the key", number))
+            findings.append(
+                Finding(source, f"entry {line!r} has no ':' after the key (the engine would drop it)", number)
+            )
         elif not key:
             findings.append(Finding(source, "empty key", number))
     return findings
@@ -274,6 +282,8 @@ def cdb_keys(text: str) -> list[str]:
     """Keys of a CDB text list (after :func:`check_cdb_list` found no problem)."""
     keys = []
     for line in text.splitlines():
+        if line.startswith("#") or ":" not in line:
+            continue
         if line.startswith('"'):
             keys.append(line[1 : line.find('"', 1)])
         elif line.strip():

@@ -237,6 +237,8 @@ def main():
     params = module.params
     if params["rule_id_min"] > params["rule_id_max"]:
         module.fail_json(msg=f"rule_id_min {params['rule_id_min']} is above rule_id_max {params['rule_id_max']}")
+    for error in params["manager"].get("rule_file_errors") or []:
+        module.warn(f"manager rule file not readable here, its rule IDs and groups are unknown to the checks: {error}")
     result, findings = collect(params["content_dir"], params["manager"], params["rule_id_min"], params["rule_id_max"])
     messages = [str(f) for f in findings]
     if messages and (params["enforce"] or not result):

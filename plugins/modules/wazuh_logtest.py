@@ -122,7 +122,8 @@ class LogtestClient:
             all_headers["Authorization"] = f"Bearer {self.jwt}"
         resp, info = fetch_url(self.module, self.url + path, data=data, headers=all_headers, method=method, timeout=30)
         status = info.get("status", -1)
-        raw = resp.read() if resp is not None else info.get("body", b"")
+        # On an HTTP error fetch_url has already read the body into info["body"].
+        raw = resp.read() if resp is not None and 0 <= status < 400 else info.get("body") or b""
         try:
             payload = json.loads(raw or b"{}")
         except ValueError:

@@ -38,6 +38,8 @@ class Finding:
     source: str
     message: str
     line: int | None = None
+    # "error" stops a deployment; "warning" is what the engine itself only warns about.
+    severity: str = "error"
 
     def __str__(self) -> str:
         where = f"{self.source} line {self.line}" if self.line else self.source
@@ -199,10 +201,25 @@ def check_rules(
     all_ids = set(existing.ids) | set(ours_by_id)
     all_groups = set(existing.groups) | {g for r in ours for g in r.groups}
     for rule in ours:
+        # The engine drops a missing if_sid ID with warning 7617 and keeps the rule under
+        # its other parents; with no parent left it ignores the whole rule (7619). One rule
+        # can so serve managers with and without a version-specific stock parent (67019 is
+        # 4.9+), but a rule whose parents are all missing would silently detect nothing.
+        missing = [sid for sid in rule.parent_sids if sid != rule.rule_id and sid not in all_ids]
+        some_parent_left = len(missing) < len([sid for sid in rule.parent_sids if sid != rule.rule_id])
         for sid in rule.parent_sids:
             if sid == rule.rule_id:
                 findings.append(_at(rule, f"rule {sid} names itself as its parent (if_sid)"))
-            elif sid not in all_ids:
+            elif sid in missing and some_parent_left:
+                findings.append(
+                    _at(
+                        rule,
+                        f"rule {rule.rule_id}: parent rule {sid} (if_sid) does not exist here; the engine skips it"
+                        " (warning 7617) and keeps the rule under its other parents",
+                        severity="warning",
+                    )
+                )
+            elif sid in missing:
                 findings.append(_at(rule, f"rule {rule.rule_id}: parent rule {sid} (if_sid) does not exist"))
         for group in rule.parent_groups:
             if group not in all_groups:
@@ -215,8 +232,8 @@ def check_rules(
     return findings
 
 
-def _at(rule: Rule, message: str) -> Finding:
-    return Finding(rule.source, message, rule.line)
+def _at(rule: Rule, message: str, severity: str = "error") -> Finding:
+    return Finding(rule.source, message, rule.line, severity)
 
 
 def _check_ids(

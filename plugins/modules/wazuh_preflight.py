@@ -93,6 +93,14 @@ findings:
   returned: always
   type: list
   elements: str
+warnings_found:
+  description:
+    - What the engine itself only warns about, reported without failing. Today that is an C(if_sid)
+      parent missing on this manager while the rule keeps another parent (engine warning 7617),
+      for example stock rule 67019, which exists from Wazuh 4.9 on.
+  returned: always
+  type: list
+  elements: str
 """
 
 import os
@@ -240,7 +248,10 @@ def main():
     for error in params["manager"].get("rule_file_errors") or []:
         module.warn(f"manager rule file not readable here, its rule IDs and groups are unknown to the checks: {error}")
     result, findings = collect(params["content_dir"], params["manager"], params["rule_id_min"], params["rule_id_max"])
-    messages = [str(f) for f in findings]
+    warnings = [str(f) for f in findings if f.severity == "warning"]
+    messages = [str(f) for f in findings if f.severity != "warning"]
+    for message in warnings:
+        module.warn(f"pre-flight: {message}")
     if messages and (params["enforce"] or not result):
         module.fail_json(
             msg=f"pre-flight checks failed for {params['content_dir']} ({len(messages)} problem(s)): "
@@ -250,7 +261,7 @@ def main():
         )
     for message in messages:
         module.warn(f"pre-flight (not enforced): {message}")
-    module.exit_json(changed=False, findings=messages, **result)
+    module.exit_json(changed=False, findings=messages, warnings_found=warnings, **result)
 
 
 if __name__ == "__main__":

@@ -131,3 +131,16 @@ def test_what_the_double_cannot_see_an_invalid_regex_passes(home):
         encoding="utf-8",
     )
     assert analysisd(home, "-t").returncode == 0
+
+
+def test_missing_version_specific_parent_only_warns(home):
+    """Like the engine (7617): a rule keeps its other parents when one if_sid ID is absent."""
+    (home / "etc" / "rules" / "m1038_extra.xml").write_text(
+        '<group name="m1038,"><rule id="100190" level="0"><if_sid>61603, 99998</if_sid>'
+        "<description>d</description></rule></group>\n",
+        encoding="utf-8",
+    )
+    run = analysisd(home, "-t")
+    assert run.returncode == 0, run.stderr
+    assert "WARNING: (test double) etc/rules/m1038_extra.xml" in run.stderr
+    assert "parent rule 99998 (if_sid) does not exist here" in run.stderr

@@ -223,3 +223,32 @@ def test_judge_pass_and_fail_lines():
     assert judge(negative, miss)["passed"] is True
     assert judge(negative, hit)["reason"] == "rule 100101 fired but the test expects it not to"
     assert judge(case, {})["reason"].startswith("got rule none")
+
+
+def test_missing_parent_with_another_parent_left_is_a_warning_like_the_engine():
+    """Engine 7617: a missing if_sid ID is skipped; the rule stays under its other parents."""
+    rules, problems = parse_rules(
+        '<group name="g,"><rule id="100100" level="0"><if_sid>60009, 67019</if_sid>'
+        "<description>d</description></rule></group>",
+        "rules/x.xml",
+    )
+    assert problems == []
+    existing = RuleIndex()
+    existing.ids[60009] = "ruleset/rules/0575.xml"
+    findings = check_rules(rules, existing, set(), set())
+    assert [(f.severity, "67019" in f.message, "7617" in f.message) for f in findings] == [("warning", True, True)]
+
+
+def test_all_parents_missing_is_an_error_like_the_engine_dropping_the_rule():
+    """Engine 7619: with no parent left the rule is ignored, so detection would be lost."""
+    rules, _ = parse_rules(
+        '<group name="g,"><rule id="100100" level="5"><if_sid>67019 67020</if_sid>'
+        "<description>d</description></rule></group>",
+        "rules/x.xml",
+    )
+    findings = check_rules(rules, RuleIndex(), set(), set())
+    assert {f.severity for f in findings} == {"error"}
+    assert [f.message for f in findings] == [
+        "rule 100100: parent rule 67019 (if_sid) does not exist",
+        "rule 100100: parent rule 67020 (if_sid) does not exist",
+    ]

@@ -72,9 +72,13 @@ def main(argv):
         print("wazuh-analysisd (TEST DOUBLE): only '-t' is supported", file=sys.stderr)
         return 2
     findings = test_config()
+    errors = [f for f in findings if f.severity != "warning"]
     for finding in findings:
-        print(f"{PREFIX} {finding}", file=sys.stderr)
-    if findings:
+        if finding.severity == "warning":
+            print(f"wazuh-analysisd: WARNING: (test double) {finding}", file=sys.stderr)
+        else:
+            print(f"{PREFIX} {finding}", file=sys.stderr)
+    if errors:
         print("wazuh-analysisd: CRITICAL: (test double) Configuration error. Exiting.", file=sys.stderr)
         return 1
     return 0

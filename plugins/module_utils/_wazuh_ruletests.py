@@ -14,15 +14,27 @@ Format, as in Wazuh's ``ruleset/testing/tests``::
 ``pass`` lines must produce rule ``rule`` at level ``alert`` decoded by ``decoder``; ``fail``
 lines must not. ``log_format`` and ``location`` may be added per section; they override the
 defaults the caller passes.
+
+``event_kind`` tells eventchannel events (JSON with a top-level ``win`` object, as the Windows
+eventchannel decoder produces) from the rest: stock wazuh-logtest cannot take them to our rules
+(see ``EVENTCHANNEL_SKIP_REASON``).
 """
 
 from __future__ import annotations
 
 import configparser
+import json
 import re
 
 _LOG_KEY_RE = re.compile(r"^log\s+(\d+)\s+(pass|fail)$")
 _OPTIONAL = ("log_format", "location", "decoder")
+
+EVENTCHANNEL = "eventchannel"
+OTHER = "other"
+EVENTCHANNEL_SKIP_REASON = (
+    "wazuh-logtest (src/analysisd/logtest.c) queues events as localfile messages, so eventchannel JSON "
+    "is decoded as json and never reaches stock rule 60000, which requires decoder windows_eventchannel"
+)
 
 
 class RuleTestError(ValueError):
@@ -71,6 +83,15 @@ def parse_tests(text: str, source: str) -> list[dict]:
                 }
             )
     return cases
+
+
+def event_kind(event: str) -> str:
+    """``EVENTCHANNEL`` for a JSON event with a top-level ``win`` object, else ``OTHER``."""
+    try:
+        data = json.loads(event)
+    except (TypeError, ValueError):
+        return OTHER
+    return EVENTCHANNEL if isinstance(data, dict) and isinstance(data.get("win"), dict) else OTHER
 
 
 def judge(case: dict, output: dict) -> dict:

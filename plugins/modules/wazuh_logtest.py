@@ -13,7 +13,11 @@ description:
     afterwards), and compares the rule, level and decoder the engine reports with the test's expectation.
   - C(pass) lines must produce the expected rule and level (and decoder, when the test names one);
     C(fail) lines must not produce the expected rule.
-  - Reports every test; fails when any test fails unless O(fail_on_error=false).
+  - Tests whose event is JSON with a top-level C(win) object (Windows eventchannel events such as Sysmon,
+    AppLocker or other Windows event-log events) are eventchannel tests, see O(eventchannel). Other
+    events, such as the C({"integration":"withsecure",...}) lines of the WithSecure API route, are always sent.
+  - Reports every test as passed, failed or skipped; fails when any test fails unless O(fail_on_error=false).
+    Skipped tests never fail the task.
 attributes:
   check_mode:
     support: full
@@ -52,14 +56,27 @@ options:
     description: Location for events whose test does not set C(location).
     type: str
     default: EventChannel
+  eventchannel:
+    description:
+      - What to do with eventchannel tests (event JSON with a top-level C(win) object).
+      - V(skip) reports them as skipped without sending them, because wazuh-logtest (C(src/analysisd/logtest.c))
+        queues every event as a localfile message, so eventchannel JSON is decoded as C(json) and never
+        reaches stock rule 60000, which requires decoder C(windows_eventchannel).
+      - V(run) sends them anyway. Use it only against a manager whose rule 60000 accepts decoder C(json),
+        such as a throwaway test manager prepared like Wazuh's C(ruleset/testing/runtests.py) does; on a
+        stock manager these tests fail.
+    type: str
+    choices: [skip, run]
+    default: skip
   fail_on_error:
-    description: Fail when a test fails.
+    description: Fail when a test fails. Skipped tests never fail the task.
     type: bool
     default: true
 notes:
-  - Stock wazuh-logtest does not decode raw eventchannel JSON as an agent sends it; Wazuh's own ruleset
-    tests rewrite rule 60000 to work around that. This module does not touch the ruleset, so tests of
-    eventchannel rules depend on how the manager decodes the event with the given log format and location.
+  - Stock wazuh-logtest queues every event as a localfile message (C(1:location:event)), so the
+    eventchannel decoding path (C(DecodeWinevt)) never runs and stock rule 60000 never matches a raw
+    eventchannel event. Wazuh's own ruleset tests rewrite rule 60000 to accept decoder C(json) on a test
+    manager; this module does not touch the ruleset, hence O(eventchannel=skip) by default.
 author:
   - m1038.appcontrol contributors (@m1038-appcontrol)
 """
@@ -75,19 +92,77 @@ EXAMPLES = r"""
 
 RETURN = r"""
 results:
-  description: One entry per test event.
+  description: One entry per test event, in the order of O(tests).
   returned: always
   type: list
   elements: dict
-  sample: [{"source": "tests/m1038.ini", "section": "Untrusted publisher", "name": "log 1 pass",
-            "passed": true, "expected_rule": "100101", "actual_rule": "100101", "expected_level": "10",
-            "actual_level": "10", "actual_decoder": "windows_eventchannel", "reason": "ok"}]
-passed:
-  description: Number of tests that passed.
+  contains:
+    source:
+      description: Test file the case comes from.
+      type: str
+    section:
+      description: Section of the test file.
+      type: str
+    name:
+      description: Log line of the section, such as C(log 1 pass).
+      type: str
+    kind:
+      description: C(eventchannel) for an event with a top-level C(win) object, C(other) otherwise.
+      type: str
+    status:
+      description: C(passed), C(failed), or C(skipped) (an eventchannel test with O(eventchannel=skip)).
+      type: str
+    passed:
+      description: True when the test ran and passed; false when it failed or was skipped (see RV(results[].status)).
+      type: bool
+    expect_match:
+      description: True for a C(pass) line, false for a C(fail) line.
+      type: bool
+    expected_rule:
+      description: Rule ID the test names.
+      type: str
+    expected_level:
+      description: Level the test names.
+      type: str
+    expected_decoder:
+      description: Decoder the test names, empty when it names none.
+      type: str
+    actual_rule:
+      description: Rule ID the engine reported, empty when no rule fired or the test was skipped.
+      type: str
+    actual_level:
+      description: Level the engine reported, empty when no rule fired or the test was skipped.
+      type: str
+    actual_decoder:
+      description: Decoder the engine reported, empty when none or the test was skipped.
+      type: str
+    reason:
+      description: C(ok), what differed from the expectation, or why the test was skipped.
+      type: str
+  sample: [{"source": "tests/m1038_appcontrol.ini", "section": "M1038 rule 100232 withsecure_api",
+            "name": "log 1 pass", "kind": "other", "status": "passed", "passed": true, "expect_match": true,
+            "expected_rule": "100232", "expected_level": "10", "expected_decoder": "json",
+            "actual_rule": "100232", "actual_level": "10", "actual_decoder": "json", "reason": "ok"}]
+counts:
+  description: Number of tests by status.
   returned: always
-  type: int
-failed:
-  description: Number of tests that failed.
+  type: dict
+  contains:
+    passed:
+      description: Tests that ran and passed.
+      type: int
+    failed:
+      description: Tests that ran and failed.
+      type: int
+    skipped:
+      description: Eventchannel tests not sent (O(eventchannel=skip)).
+      type: int
+  sample: {"passed": 20, "failed": 0, "skipped": 77}
+passed:
+  description:
+    - Number of tests that passed (same as RV(counts.passed)).
+    - The number of failed tests is in RV(counts.failed) only; a top-level C(failed) key is Ansible's own
+      task status, and a non-zero count there would fail the task.
   returned: always
   type: int
 """
@@ -98,7 +173,14 @@ import json
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.urls import fetch_url
 
-from ansible_collections.m1038.appcontrol.plugins.module_utils._wazuh_ruletests import judge
+from ansible_collections.m1038.appcontrol.plugins.module_utils._wazuh_ruletests import (
+    EVENTCHANNEL,
+    EVENTCHANNEL_SKIP_REASON,
+    event_kind,
+    judge,
+)
+
+STATUSES = ("passed", "failed", "skipped")
 
 
 class ApiError(Exception):
@@ -152,17 +234,27 @@ class LogtestClient:
         return data.get("output") or {}
 
 
-def run_tests(cases, evaluate, log_format, location):
-    """Evaluate every case with ``evaluate(event, log_format, location)`` and judge the answers."""
+def run_tests(cases, evaluate, log_format, location, eventchannel="skip"):
+    """Evaluate every case with ``evaluate(event, log_format, location)`` and judge the answers.
+
+    Eventchannel cases are not evaluated unless ``eventchannel == "run"``; they are reported as skipped.
+    """
     results = []
     for case in cases:
-        output = evaluate(case["event"], case.get("log_format") or log_format, case.get("location") or location)
-        verdict = judge(case, output)
+        kind = event_kind(case["event"])
+        if kind == EVENTCHANNEL and eventchannel != "run":
+            verdict = {"passed": False, "actual_rule": "", "actual_level": "", "actual_decoder": ""}
+            verdict.update(status="skipped", reason=EVENTCHANNEL_SKIP_REASON)
+        else:
+            output = evaluate(case["event"], case.get("log_format") or log_format, case.get("location") or location)
+            verdict = judge(case, output)
+            verdict["status"] = "passed" if verdict["passed"] else "failed"
         results.append(
             {
                 "source": case["source"],
                 "section": case["section"],
                 "name": case["name"],
+                "kind": kind,
                 "expect_match": case["expect_match"],
                 "expected_rule": case["rule"],
                 "expected_level": case["level"],
@@ -171,6 +263,11 @@ def run_tests(cases, evaluate, log_format, location):
             }
         )
     return results
+
+
+def count(results):
+    """``{"passed": n, "failed": n, "skipped": n}`` over ``results``."""
+    return {status: sum(1 for r in results if r["status"] == status) for status in STATUSES}
 
 
 def main():
@@ -183,6 +280,7 @@ def main():
             "tests": {"type": "list", "elements": "dict", "required": True},
             "log_format": {"type": "str", "default": "eventchannel"},
             "location": {"type": "str", "default": "EventChannel"},
+            "eventchannel": {"type": "str", "default": "skip", "choices": ["skip", "run"]},
             "fail_on_error": {"type": "bool", "default": True},
         },
         supports_check_mode=True,
@@ -195,15 +293,20 @@ def main():
             module.fail_json(msg=f"tests[{index}] lacks {missing}; pass the 'tests' returned by wazuh_preflight")
     client = LogtestClient(module, p["url"], p["user"], p["password"])
     try:
-        client.login()
-        results = run_tests(p["tests"], client.evaluate, p["log_format"], p["location"])
+        client.login()  # even when every test is skipped: checks the API settings
+        results = run_tests(p["tests"], client.evaluate, p["log_format"], p["location"], p["eventchannel"])
     except ApiError as exc:
         module.fail_json(msg=f"Wazuh API at {p['url']}: {exc}")
-    failed = [r for r in results if not r["passed"]]
-    summary = {"results": results, "passed": len(results) - len(failed), "failed": len(failed)}
-    if failed and p["fail_on_error"]:
-        lines = "; ".join(f"{r['source']} [{r['section']}] {r['name']}: {r['reason']}" for r in failed)
-        module.fail_json(msg=f"{len(failed)} of {len(results)} rule test(s) failed: {lines}", **summary)
+    counts = count(results)
+    # No top-level "failed" count: Ansible reads that key as the task's status.
+    summary = {"results": results, "counts": counts, "passed": counts["passed"]}
+    if counts["failed"] and p["fail_on_error"]:
+        ran = counts["passed"] + counts["failed"]
+        skipped = f" ({counts['skipped']} skipped)" if counts["skipped"] else ""
+        lines = "; ".join(
+            f"{r['source']} [{r['section']}] {r['name']}: {r['reason']}" for r in results if r["status"] == "failed"
+        )
+        module.fail_json(msg=f"{counts['failed']} of {ran} rule test(s) failed{skipped}: {lines}", **summary)
     module.exit_json(changed=False, **summary)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -15,7 +17,10 @@ from ansible_collections.m1038.appcontrol.plugins.module_utils._wazuh_preflight 
     summarize,
 )
 from ansible_collections.m1038.appcontrol.plugins.module_utils._wazuh_ruletests import (
+    EVENTCHANNEL,
+    OTHER,
     RuleTestError,
+    event_kind,
     judge,
     parse_tests,
 )
@@ -223,6 +228,37 @@ def test_judge_pass_and_fail_lines():
     assert judge(negative, miss)["passed"] is True
     assert judge(negative, hit)["reason"] == "rule 100101 fired but the test expects it not to"
     assert judge(case, {})["reason"].startswith("got rule none")
+
+
+@pytest.mark.parametrize(
+    ("event", "kind"),
+    [
+        ('{"win":{"system":{"eventID":"1"},"eventdata":{"company":"Evil Corp"}}}', EVENTCHANNEL),
+        ('{"win":{}}', EVENTCHANNEL),
+        ('{"integration":"withsecure","withsecure":{"action":"blocked"}}', OTHER),
+        ('{"data":{"win":{"system":{}}}}', OTHER),  # only a top-level "win" object counts
+        ('{"win":"not an object"}', OTHER),
+        ('[{"win":{}}]', OTHER),
+        ("Jan  1 00:00:00 host sshd[1]: Failed password for root", OTHER),
+        ('{"win":{', OTHER),
+    ],
+)
+def test_event_kind_tells_eventchannel_json_from_the_rest(event, kind):
+    assert event_kind(event) == kind
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(),
+    lambda children: (
+        st.lists(children) | st.dictionaries(st.sampled_from(["win", "withsecure", "data"]) | st.text(), children)
+    ),
+)
+
+
+@given(JSON_VALUES)
+def test_property_event_kind_is_eventchannel_exactly_for_a_top_level_win_object(value):
+    expected = EVENTCHANNEL if isinstance(value, dict) and isinstance(value.get("win"), dict) else OTHER
+    assert event_kind(json.dumps(value)) == expected
 
 
 def test_missing_parent_with_another_parent_left_is_a_warning_like_the_engine():

@@ -11,39 +11,16 @@ import stat
 from pathlib import Path
 
 import pytest
-from ansible.module_utils import basic
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.m1038.appcontrol.plugins.modules import wazuh_content
+
+from .utils import AnsibleExitJson, AnsibleFailJson, set_module_args
 
 PROJECT = Path(__file__).resolve().parents[4]
 DOUBLE_HOME = PROJECT / "tests" / "doubles" / "wazuh-manager" / "root" / "var" / "ossec"
 FIXTURES = PROJECT / "tests" / "fixtures" / "wazuh_manager"
 OWNER = pwd.getpwuid(os.getuid()).pw_name
 GROUP = grp.getgrgid(os.getgid()).gr_name
-
-
-class AnsibleExitJson(Exception):
-    pass
-
-
-class AnsibleFailJson(Exception):
-    pass
-
-
-def exit_json(self, **kwargs):
-    kwargs.setdefault("changed", False)
-    raise AnsibleExitJson(kwargs)
-
-
-def fail_json(self, msg, **kwargs):
-    raise AnsibleFailJson({"msg": msg, **kwargs})
-
-
-@pytest.fixture(autouse=True)
-def patch_module(monkeypatch):
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
 
 
 @pytest.fixture
@@ -72,14 +49,11 @@ def invoke(home, tmp_path, **kwargs):
         "owner": OWNER,
         "group": GROUP,
         "mode": "0640",
-        "_ansible_tmpdir": str(module_tmp),
-        "_ansible_remote_tmp": str(module_tmp),
-        "_ansible_keep_remote_files": True,
         "_ansible_check_mode": check,
         "_ansible_diff": diff,
         **kwargs,
     }
-    with patch_module_args(args):
+    with set_module_args(args, module_tmp):
         try:
             wazuh_content.main()
         except AnsibleExitJson as exc:

@@ -109,16 +109,28 @@ def test_logtest_run_tests_reports_each_case_with_defaults_and_overrides():
             return {"rule": {"id": "100102", "level": 12}, "decoder": {"name": "windows_eventchannel"}}
         return {"rule": {"id": "100100", "level": 0}, "decoder": {"name": "windows_eventchannel"}}
 
-    results = wazuh_logtest.run_tests(cases, evaluate, "eventchannel", "EventChannel")
-    assert [r["passed"] for r in results] == [True, True]
+    results = wazuh_logtest.run_tests(cases, evaluate, "eventchannel", "EventChannel", eventchannel="run")
+    assert [(r["passed"], r["status"]) for r in results] == [(True, "passed"), (True, "passed")]
     assert seen == [("eventchannel", "EventChannel"), ("eventchannel", "custom-location")]
+    assert wazuh_logtest.count(results) == {"passed": 2, "failed": 0, "skipped": 0}
 
     def wrong(event, log_format, location):
         return {"rule": {"id": "100101", "level": 10}, "decoder": {"name": "json"}}
 
-    results = wazuh_logtest.run_tests(cases, wrong, "eventchannel", "EventChannel")
-    assert [r["passed"] for r in results] == [False, False]
+    results = wazuh_logtest.run_tests(cases, wrong, "eventchannel", "EventChannel", eventchannel="run")
+    assert [(r["passed"], r["status"]) for r in results] == [(False, "failed"), (False, "failed")]
     assert (
         results[0]["reason"]
         == "got rule 100101 (expected 100102), level 10 (expected 12), decoder json (expected windows_eventchannel)"
     )
+
+
+def test_logtest_run_tests_skips_eventchannel_cases_by_default_without_evaluating_them():
+    cases = parse_tests((FIXTURES / "good" / "tests" / "m1038-appcontrol.ini").read_text(), "tests/m1038.ini")
+
+    def evaluate(event, log_format, location):
+        raise AssertionError(f"evaluated {event}")
+
+    results = wazuh_logtest.run_tests(cases, evaluate, "eventchannel", "EventChannel")
+    assert [(r["kind"], r["status"], r["passed"]) for r in results] == [("eventchannel", "skipped", False)] * 2
+    assert wazuh_logtest.count(results) == {"passed": 0, "failed": 0, "skipped": 2}

@@ -2,47 +2,17 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 from pathlib import Path
 
 import pytest
 import yaml
-from ansible.module_utils import basic
-from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.m1038.appcontrol.plugins.modules import wazuh_ruleset
 
+from .utils import AnsibleExitJson, AnsibleFailJson, set_module_args
+
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "wazuh_ruleset"
-
-
-class AnsibleExitJson(Exception):
-    pass
-
-
-class AnsibleFailJson(Exception):
-    pass
-
-
-def exit_json(self, **kwargs):
-    kwargs.setdefault("changed", False)
-    raise AnsibleExitJson(kwargs)
-
-
-def fail_json(self, msg, **kwargs):
-    raise AnsibleFailJson({"msg": msg, **kwargs})
-
-
-@pytest.fixture(autouse=True)
-def patch_module(monkeypatch):
-    monkeypatch.setattr(basic.AnsibleModule, "exit_json", exit_json)
-    monkeypatch.setattr(basic.AnsibleModule, "fail_json", fail_json)
-
-
-@contextlib.contextmanager
-def set_module_args(args):
-    with patch_module_args(args):
-        yield
 
 
 @pytest.fixture

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from ansible.errors import AnsibleFilterError
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ansible_collections.m1038.appcontrol.plugins.filter.wazuh_agent_conf import FilterModule
 from ansible_collections.m1038.appcontrol.plugins.module_utils._wazuh_agent_conf import (
     AgentConfError,
     check_group_name,
@@ -81,10 +79,3 @@ def test_bad_group_names(name):
 def test_property_render_then_parse_returns_the_channels(pairs):
     channels = [{"location": loc, "query": q} for loc, q in pairs]
     assert parse(render(channels)) == channels
-
-
-def test_filter_plugin_wraps_errors_as_filter_errors():
-    render_filter = FilterModule().filters()["wazuh_agent_conf"]
-    assert "<location>Application</location>" in render_filter([{"location": "Application"}], os="Windows")
-    with pytest.raises(AnsibleFilterError, match="wazuh_agent_conf: channel #1 location must not be empty"):
-        render_filter([{"location": ""}])

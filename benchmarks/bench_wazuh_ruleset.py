@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Benchmark m1038.appcontrol.wazuh_ruleset against a bare json.load of the same inventory.
 
 For each fleet size it writes a synthetic host map (HOSTS x PACKAGES records, realistic
@@ -107,7 +106,7 @@ def measure(code: str, *args: str) -> dict:
 
 def best(code: str, repeat: int, *args: str, fresh_dir: str | None = None) -> dict:
     runs = []
-    for _ in range(repeat):
+    for _run in range(repeat):
         if fresh_dir:
             shutil.rmtree(fresh_dir, ignore_errors=True)
         runs.append(measure(code, *args))

@@ -1,11 +1,10 @@
-#!/usr/bin/env python3
 """Generate the variable table of each role README from meta/argument_specs.yml.
 
 The table sits between the markers ``<!-- BEGIN VARS -->`` and ``<!-- END VARS -->``.
 argument_specs.yml is the single source: it validates input at run time and documents it.
 
-    scripts/gen_role_readme.py            # rewrite stale tables
-    scripts/gen_role_readme.py --check    # exit 1 and name each stale README
+    python scripts/gen_role_readme.py            # rewrite stale tables
+    python scripts/gen_role_readme.py --check    # exit 1 and name each stale README
 """
 
 from __future__ import annotations
@@ -114,7 +113,7 @@ def main(argv=None) -> int:
         if wanted == current:
             continue
         if args.check:
-            print(f"{readme}: variable table is stale; run scripts/gen_role_readme.py", file=sys.stderr)
+            print(f"{readme}: variable table is stale; run python scripts/gen_role_readme.py", file=sys.stderr)
             problems += 1
         else:
             readme.write_text(wanted, encoding="utf-8")

@@ -20,7 +20,7 @@ done
 log() { printf '[setup] %s\n' "$*"; }
 
 # 1. System packages (apt-get update only when something is missing).
-apt_packages=(podman runc debootstrap python3 python3-venv git dpkg-dev gnupg)
+apt_packages=(podman runc debootstrap python3 python3-venv git dpkg-dev gnupg shellcheck)
 missing=()
 for pkg in "${apt_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")

@@ -13,7 +13,6 @@ cd "$M1038_ROOT"
 logs="$M1038_CACHE/test-logs"
 rm -rf "$logs"
 mkdir -p "$logs"
-declare -a summary=()
 
 # stage NAME CMD...: run one stage, record its result and time in $logs/NAME.result.
 stage() {

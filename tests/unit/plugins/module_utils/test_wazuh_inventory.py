@@ -44,7 +44,7 @@ def test_a_vendor_counts_once_per_host(tmp_path):
     path = tmp_path / "fleet.json"
     record = {"name": "x", "publisher": "Contoso", "version": "1"}
     path.write_text(json.dumps({"a": [record, record, {**record, "publisher": "Contoso  "}]}))
-    counts, _ = load(path)
+    counts, _sources = load(path)
     assert counts.vendor_hosts == {"Contoso": 1}
 
 
@@ -60,7 +60,7 @@ def test_fact_cache_uses_the_software_fact_parameter(tmp_path):
     (tmp_path / "pc-09").write_text(json.dumps({"ansible_facts": {"apps": [{"name": "n", "publisher": "P"}]}}))
     with pytest.raises(InventoryError, match="no fact 'm1038_software'"):
         load(tmp_path)
-    counts, _ = load_fleet(str(tmp_path), "fact_cache", "apps", "fail")
+    counts, _sources = load_fleet(str(tmp_path), "fact_cache", "apps", "fail")
     assert counts.vendor_hosts == {"P": 1}
 
 
@@ -91,7 +91,7 @@ def test_invalid_vendor_fails_naming_host_and_record(tmp_path):
 def test_invalid_vendor_skipped_and_listed(tmp_path):
     path = tmp_path / "fleet.json"
     path.write_text(json.dumps({"pc-7": [{"name": "bad", "publisher": 'say "x"'}, {"name": "ok", "publisher": "A"}]}))
-    counts, _ = load(path, on_invalid="skip")
+    counts, _sources = load(path, on_invalid="skip")
     assert counts.vendor_hosts == {"A": 1}
     assert counts.skipped_count == 1
     assert counts.skipped[0]["host"] == "pc-7"
@@ -191,4 +191,4 @@ def test_streamed_host_map_equals_json_loads(fleet, indent):
     """Decoding host by host yields exactly what json.loads sees, whatever the layout."""
     text = json.dumps(fleet, indent=indent, ensure_ascii=False)
     assert dict(iter_host_map(text, "t")) == json.loads(text)
-    assert [host for host, _ in iter_host_map(text, "t")] == list(fleet)
+    assert [host for host, _records in iter_host_map(text, "t")] == list(fleet)

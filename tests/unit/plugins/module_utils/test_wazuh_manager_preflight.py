@@ -277,11 +277,12 @@ def test_missing_parent_with_another_parent_left_is_a_warning_like_the_engine():
 
 def test_all_parents_missing_is_an_error_like_the_engine_dropping_the_rule():
     """Engine 7619: with no parent left the rule is ignored, so detection would be lost."""
-    rules, _ = parse_rules(
+    rules, problems = parse_rules(
         '<group name="g,"><rule id="100100" level="5"><if_sid>67019 67020</if_sid>'
         "<description>d</description></rule></group>",
         "rules/x.xml",
     )
+    assert problems == []
     findings = check_rules(rules, RuleIndex(), set(), set())
     assert {f.severity for f in findings} == {"error"}
     assert [f.message for f in findings] == [

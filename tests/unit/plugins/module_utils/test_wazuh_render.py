@@ -180,7 +180,7 @@ def test_adversarial_vendor_strings(tmp_path, publishers, trusted):
     skipped = rendered.summary["counts"]["records_skipped"]
     assert set(trusted_keys) | set(denied_keys) <= expected
     if not skipped:
-        assert set(trusted_keys) | set(denied_keys) == {v for v in expected}
+        assert set(trusted_keys) | set(denied_keys) == set(expected)
 
 
 def _parse_ini(text):

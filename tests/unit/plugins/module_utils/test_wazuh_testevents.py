@@ -23,7 +23,8 @@ LISTS = {
 }
 
 
-def render(lists=LISTS, **overrides):
+def render(lists=None, **overrides):
+    lists = LISTS if lists is None else lists
     params = {"rule_id_base": 100200, "min_prevalence": 0.5}
     params.update(overrides)
     policy = build_policy(params)

@@ -8,7 +8,9 @@ export M1038_ROOT M1038_CACHE
 export ANSIBLE_CONFIG="$M1038_ROOT/ansible.cfg"
 export ANSIBLE_HOME="$M1038_CACHE/ansible"
 export ANSIBLE_LOCAL_TEMP="$M1038_CACHE/ansible/tmp"
-export ANSIBLE_REMOTE_TEMP="$M1038_CACHE/ansible/remote_tmp"
+# No ANSIBLE_REMOTE_TEMP here: it would apply inside the lab and molecule containers
+# too, where a path under /tmp lands on systemd's tmpfs and breaks podman's file copy.
+# The controller's remote tmp is set per host (group_vars/controller.yml).
 export ANSIBLE_ASYNC_DIR="$M1038_CACHE/ansible/async"
 export ANSIBLE_COLLECTIONS_PATH="$M1038_ROOT/collections:$M1038_CACHE/ansible/collections"
 export ANSIBLE_ROLES_PATH="$M1038_ROOT/roles"

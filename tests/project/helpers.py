@@ -17,7 +17,7 @@ def ansible_env(**extra: str) -> dict[str, str]:
         ANSIBLE_CONFIG=str(PROJECT_ROOT / "ansible.cfg"),
         ANSIBLE_HOME=str(CACHE / "ansible"),
         ANSIBLE_LOCAL_TEMP=str(CACHE / "ansible" / "tmp"),
-        ANSIBLE_REMOTE_TEMP=str(CACHE / "ansible" / "remote_tmp"),
+        M1038_CACHE=str(CACHE),
         ANSIBLE_ASYNC_DIR=str(CACHE / "ansible" / "async"),
         ANSIBLE_NOCOLOR="1",
         PATH=os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")]),

@@ -31,6 +31,8 @@ def installed(tmp_path_factory):
         ANSIBLE_CONFIG=str(base / "none.cfg"),
         ANSIBLE_COLLECTIONS_PATH=str(base / "collections"),
         ANSIBLE_HOME=str(base / "home"),
+        # Only localhost runs here: keep its module staging out of ~/.
+        ANSIBLE_REMOTE_TEMP=str(base / "remote_tmp"),
     )
     out = run(
         ["ansible-galaxy", "collection", "install", "--offline", "-p", str(base / "collections"), str(tarballs[0])],

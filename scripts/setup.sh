@@ -70,6 +70,6 @@ fi
 
 # 5. The molecule base image (only for commands that start containers).
 if ((want_image)); then
-  "$M1038_ROOT/scripts/build-molecule-image.sh"
+  M1038_SETUP_DONE=1 "$M1038_ROOT/scripts/build-molecule-image.sh"
 fi
 log "done"

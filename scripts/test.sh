@@ -40,12 +40,19 @@ syntax_check() {
 
 pytest_all() {
   # --dist loadfile keeps a module's tests (and its module-scoped lab) on one worker.
-  pytest -n 2 --dist loadfile --junit-xml "$logs/pytest.xml"
+  # Tests that run a molecule scenario belong to the molecule lane.
+  pytest -n 2 --dist loadfile -m "not molecule_lane" --junit-xml "$logs/pytest.xml"
 }
 
 molecule_scenario() {
   # The podman driver's create playbook writes async status under $HOME.
   HOME="$M1038_CACHE/home" molecule test -s "$1"
+}
+
+molecule_route() {
+  # The default scenario, run through the README's molecule-only route on a fresh copy
+  # of the project (tests/project/test_readme_routes.py says what it takes warm).
+  pytest -p no:cacheprovider -m molecule_lane tests/project/test_readme_routes.py
 }
 
 lane_python() {
@@ -55,8 +62,10 @@ lane_python() {
 
 lane_molecule() {
   local scenario rc=0
+  stage "molecule default (README molecule-only route, fresh copy)" molecule_route || rc=1
   for scenario in molecule/*/molecule.yml; do
     scenario="$(basename "$(dirname "$scenario")")"
+    [[ "$scenario" == default ]] && continue # run by molecule_route above
     stage "molecule $scenario" molecule_scenario "$scenario" || rc=1
   done
   return "$rc"

@@ -9,8 +9,11 @@ uses is registered in ossec.conf and present, and CDB list files parse.
 
 The wazuh-manager test double's ``wazuh-analysisd -t`` runs the same checks over the
 files installed on the double, which is why this module imports only the standard library.
-It does not replace the engine's own parser: regex syntax, field names, decoder logic and
-option semantics are only checked by the real ``wazuh-analysisd -t``.
+It also refuses what the engine's rules parser refuses (``_wazuh_rulesyntax``: unknown
+elements and attributes, bad ``type``/``lookup``/``category``/``options`` values, PCRE2
+patterns that PCRE2 cannot compile) and CDB lines the engine would read differently from how
+they look. It does not replace the engine: osregex/osmatch syntax, decoder names and decoder
+logic are only checked by the real ``wazuh-analysisd -t``.
 """
 
 from __future__ import annotations
@@ -19,11 +22,27 @@ import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 
+try:
+    from ansible_collections.m1038.appcontrol.plugins.module_utils._wazuh_rulesyntax import (
+        Pcre2Unavailable,
+        element_problems,
+        rule_attribute_problems,
+        rule_content_problems,
+    )
+except ImportError:  # the wazuh-manager test double runs a flat copy of these modules
+    from _wazuh_rulesyntax import (  # type: ignore[no-redef]
+        Pcre2Unavailable,
+        element_problems,
+        rule_attribute_problems,
+        rule_content_problems,
+    )
+
 WRAP_OPEN = "<m1038-wrap>"
 WRAP_CLOSE = "</m1038-wrap>"
 _DECL_RE = re.compile(r"^\s*<\?xml[^>]*\?>")
 _SPLIT_RE = re.compile(r"[,\s]+")
 _COMMENT_RE = re.compile(r"<!--.*?-->", re.DOTALL)
+_VAR_RE = re.compile(r"\$([^$.|, \0]+)")
 LEVEL_MAX = 16
 CUSTOM_ID_MIN = 100000
 CUSTOM_ID_MAX = 120000
@@ -96,21 +115,45 @@ def parse_rules(text: str, source: str) -> tuple[list[Rule], list[Finding]]:
     rules: list[Rule] = []
     findings: list[Finding] = []
 
+    # os_xml replaces $NAME by the file's <var name="NAME"> values (os_xml_variables.c) before
+    # the rules parser sees a value; only files that define variables are expanded.
+    variables = {v.get("name", ""): v.text or "" for v in root if v.tag == "var"}
+
+    def expand(value: str) -> str:
+        if not variables or "$" not in value:
+            return value
+        return _VAR_RE.sub(lambda m: variables.get(m.group(1), m.group(0)), value)
+
     def walk(elem: ET.Element, groups: tuple[str, ...]) -> None:
         for child in elem:
             if child.tag == "group":
+                if list(child.attrib) != ["name"]:
+                    findings.append(
+                        Finding(source, "<group> must have exactly one attribute, name (the engine refuses)")
+                    )
                 walk(child, groups + tuple(_split((child.get("name") or "").replace(",", " "))))
-            elif child.tag == "rule":
-                rule = _read_rule(child, groups, source, lines, findings)
+            elif child.tag == "rule" and groups:
+                rule = _read_rule(child, groups, source, lines, findings, expand=expand)
                 if rule is not None:
                     rules.append(rule)
+            elif child.tag == "rule":
+                findings.append(Finding(source, "<rule> outside a <group> (the engine refuses to start)"))
+            elif not (child.tag == "var" and elem is root):
+                where = "a <group>" if groups else "the top level"
+                findings.append(Finding(source, f"<{child.tag}> is not allowed at {where} (the engine refuses)"))
 
     walk(root, ())
     return rules, findings
 
 
 def _read_rule(
-    elem: ET.Element, groups: tuple[str, ...], source: str, lines: dict[str, list[int]], findings: list[Finding]
+    elem: ET.Element,
+    groups: tuple[str, ...],
+    source: str,
+    lines: dict[str, list[int]],
+    findings: list[Finding],
+    *,
+    expand=lambda value: value,
 ) -> Rule | None:
     raw_id = (elem.get("id") or "").strip()
     pending = lines.get(raw_id)
@@ -125,8 +168,17 @@ def _read_rule(
     else:
         rule.level = int(raw_level)
     rule.overwrite = (elem.get("overwrite") or "").strip().lower() == "yes"
+    attributes = {name: expand(value) for name, value in elem.attrib.items()}
+    problems = rule_attribute_problems(attributes)
+    problems += rule_content_problems(attributes, [child.tag for child in elem])
     for child in elem:
         _read_rule_option(rule, child, findings)
+        child_attributes = {name: expand(value) for name, value in child.attrib.items()}
+        try:
+            problems += element_problems(child.tag, child_attributes, expand(child.text or ""))
+        except Pcre2Unavailable as exc:
+            problems.append(str(exc))
+    findings.extend(Finding(source, f"rule {raw_id}: {problem}", line) for problem in problems)
     return rule
 
 
@@ -265,8 +317,9 @@ def check_cdb_list(text: str, source: str) -> list[Finding]:
     The engine skips lines without ``:``, so empty lines and ``#`` comments without ``:`` are
     accepted. Any other line without ``:`` is reported, because the engine would drop that entry
     silently; so is a ``#`` line holding ``:``, which the engine would read as a key. An unquoted
-    key is cut at its first ``:`` (``C:\\x:`` reads as key ``C``): the checker cannot see that
-    intent, so writers must quote such keys (the property tests show why).
+    key is cut at its first ``:`` (``C:\\x:`` reads as key ``C``), so a line whose unquoted key is
+    followed by a value holding ``:`` is reported as ambiguous, with a hint to quote the key; a
+    quoted value (``key:"a:b"``) is not ambiguous.
     """
     findings: list[Finding] = []
     for number, raw in enumerate(text.splitlines(), start=1):
@@ -286,6 +339,18 @@ def check_cdb_list(text: str, source: str) -> list[Finding]:
         else:
             key, sep, value = line.partition(":")
             rest = sep + value
+            if ":" in value and not value.startswith('"'):
+                # The engine cuts an unquoted key at the first ':' (lists_make.c) and loads the rest
+                # as the value without a word: "C:\\x:1" is key "C". Say which reading it gets.
+                findings.append(
+                    Finding(
+                        source,
+                        f"entry {line!r} is ambiguous: the engine reads key {key!r} and value {value!r}; "
+                        f'if the key holds ":", quote it ("{key}:{value.rpartition(":")[0]}":...)',
+                        number,
+                    )
+                )
+                continue
         if not rest.startswith(":"):
             findings.append(
                 Finding(source, f"entry {line!r} has no ':' after the key (the engine would drop it)", number)
@@ -299,7 +364,7 @@ def cdb_keys(text: str) -> list[str]:
     """Keys of a CDB text list (after :func:`check_cdb_list` found no problem)."""
     keys = []
     for line in text.splitlines():
-        if line.startswith("#") or ":" not in line:
+        if ":" not in line:  # the engine skips these lines; a '#' line holding ':' is a key to it
             continue
         if line.startswith('"'):
             keys.append(line[1 : line.find('"', 1)])

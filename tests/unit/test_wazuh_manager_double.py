@@ -26,7 +26,7 @@ def home(tmp_path):
     target = tmp_path / "ossec"
     shutil.copytree(DOUBLE / "root" / "var" / "ossec", target)
     lib = target / "lib" / "m1038-double"
-    for mod in ("_wazuh_preflight.py", "_ossec_conf.py"):
+    for mod in ("_wazuh_preflight.py", "_wazuh_rulesyntax.py", "_ossec_conf.py"):
         shutil.copy(PROJECT / "plugins" / "module_utils" / mod, lib / mod)
     return target
 
@@ -118,19 +118,24 @@ def test_verify_agent_conf(tmp_path):
     assert subprocess.run([*run, str(bad)], capture_output=True, check=False).returncode == 1
 
 
-def test_what_the_double_cannot_see_an_invalid_regex_passes(home):
-    """A real wazuh-analysisd refuses an unbalanced regex; the double does not parse regexes at all.
+def test_what_the_double_cannot_see_an_invalid_osregex_passes(home):
+    """A real wazuh-analysisd refuses an unbalanced OS_Regex; the pre-flight compiles only PCRE2 patterns.
 
     This is the documented limit: the double proves the role's mechanics, not the engine's parser.
     """
     rules = home / "etc" / "rules" / "m1038-bad-regex.xml"
-    rules.write_text(
+    text = (
         '<group name="m1038,">\n  <rule id="100900" level="3">\n    <if_sid>61603</if_sid>\n'
-        '    <field name="win.eventdata.image" type="pcre2">(unbalanced</field>\n'
-        "    <description>invalid regex</description>\n  </rule>\n</group>\n",
-        encoding="utf-8",
+        '    <field name="win.eventdata.image" type="osregex">(unbalanced</field>\n'
+        "    <description>invalid regex</description>\n  </rule>\n</group>\n"
     )
+    rules.write_text(text, encoding="utf-8")
     assert analysisd(home, "-t").returncode == 0
+    # the same pattern as pcre2 is compiled with libpcre2-8, like the engine does, and refused
+    rules.write_text(text.replace('type="osregex"', 'type="pcre2"'), encoding="utf-8")
+    run = analysisd(home, "-t")
+    assert run.returncode == 1
+    assert "missing closing parenthesis" in run.stderr
 
 
 def test_missing_version_specific_parent_only_warns(home):

@@ -20,7 +20,7 @@ mkdir -p "$pkg/DEBIAN" "$pkg/var/ossec/lib/m1038-double"
 sed "s/@VERSION@/$version/" "$here/DEBIAN/control.in" >"$pkg/DEBIAN/control"
 install -m 0755 "$here/DEBIAN/postinst" "$here/DEBIAN/prerm" "$pkg/DEBIAN/"
 # The double's wazuh-analysisd -t runs the project's own pre-flight checks.
-for mod in _wazuh_preflight.py _ossec_conf.py; do
+for mod in _wazuh_preflight.py _wazuh_rulesyntax.py _ossec_conf.py; do
   install -m 0644 "$root/plugins/module_utils/$mod" "$pkg/var/ossec/lib/m1038-double/$mod"
 done
 printf 'TEST DOUBLE (m1038.appcontrol): these are copies of plugins/module_utils/ used by bin/wazuh-analysisd -t.\n' \

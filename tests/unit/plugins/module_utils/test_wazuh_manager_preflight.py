@@ -289,3 +289,89 @@ def test_all_parents_missing_is_an_error_like_the_engine_dropping_the_rule():
         "rule 100100: parent rule 67019 (if_sid) does not exist",
         "rule 100100: parent rule 67020 (if_sid) does not exist",
     ]
+
+
+def rule_with(body, attributes='id="100100" level="5"'):
+    return (
+        f'<group name="g,"><rule {attributes}><if_sid>60010</if_sid>{body}<description>x</description></rule></group>'
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        # 1. a pcre2 pattern PCRE2 cannot compile (the engine refuses to start)
+        ('<field name="win.eventdata.image" type="pcre2">(?i)\\\\+(Users</field>', "does not compile: missing closing"),
+        ('<regex type="pcre2">a{2,1}</regex>', "does not compile"),
+        ('<match type="PCRE2">\\x{110000}</match>', "does not compile"),
+        # 2. an element the rules parser does not know
+        ("<feild>x</feild>", "unknown element <feild>"),
+        ("<if_sids>60010</if_sids>", "unknown element <if_sids>"),
+        # 3. a <field type> the parser does not accept
+        ('<field name="win.eventdata.image" type="regex">x</field>', "type must be osmatch, osregex or pcre2"),
+        # 4. a <list lookup> the parser does not accept
+        ('<list field="x" lookup="match_keys">etc/lists/l</list>', "<list lookup='match_keys'> is not one of"),
+        ('<list field="x" lookup="match_key" negate="yes">etc/lists/l</list>', "unknown <list> attribute 'negate'"),
+        ('<list lookup="match_key">etc/lists/l</list>', "<list> without a field attribute"),
+        ('<field name="srcip">x</field>', "names a static field"),
+        ("<options>no_full_logs</options>", "<options> 'no_full_logs' is not one of"),
+        ("<category>windowz</category>", "<category> 'windowz' is not one of"),
+        ("<same_field>x</same_field>", "without if_matched_sid/group/regex"),
+    ],
+)
+def test_content_the_engine_parser_refuses_is_refused_with_rule_and_reason(body, message):
+    result = [
+        f for f in findings(rule_with(body), registered=frozenset({"etc/lists/l"}), present=frozenset({"etc/lists/l"}))
+    ]
+    matching = [f for f in result if message in f]
+    assert matching, result
+    assert matching[0].startswith("rules/x.xml line 1: rule 100100: ")
+
+
+@pytest.mark.parametrize(
+    ("attributes", "message"),
+    [
+        ('id="100100" level="5" frequency="1"', "frequency> must be 2..9999"),
+        ('id="100100" level="5" timeframe="soon"', "<rule timeframe> must be a number"),
+        ('id="100100" level="5" overwrite="maybe"', "overwrite> must be yes or no"),
+        ('id="100100" level="5" colour="red"', "unknown <rule> attribute 'colour'"),
+    ],
+)
+def test_rule_attributes_the_engine_refuses(attributes, message):
+    assert any(message in f for f in findings(rule_with("", attributes))), findings(rule_with("", attributes))
+
+
+def test_valid_patterns_of_every_type_and_variables_pass():
+    body = (
+        '<field name="win.eventdata.image" type="pcre2">(?i)\\\\+(?:Users|Temp)\\\\+</field>'
+        '<field name="win.eventdata.company">^Contoso$</field>'
+        '<match type="osmatch">x</match><list field="win.eventdata.company" lookup="not_match_key">etc/lists/l</list>'
+        "<options>no_full_log</options>"
+    )
+    assert findings(rule_with(body), registered=frozenset({"etc/lists/l"}), present=frozenset({"etc/lists/l"})) == []
+    with_var = (
+        '<var name="FREQ">6</var><group name="g,"><rule id="100100" level="5" frequency="$FREQ" timeframe="60">'
+        "<if_matched_sid>60010</if_matched_sid><description>x</description></rule></group>"
+    )
+    assert findings(with_var) == []
+
+
+def test_structure_outside_rules_is_checked():
+    assert any("<rule> outside a <group>" in f for f in findings('<rule id="100100" level="1"/>'))
+    assert any("exactly one attribute" in f for f in findings(rule_with("").replace('name="g,"', 'name="g," x="1"')))
+    assert any("<decoder> is not allowed" in f for f in findings("<group name='g'><decoder name='x'/></group>"))
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("C:\\Tools\\x.exe:1", "is ambiguous: the engine reads key 'C' and value '\\\\Tools\\\\x.exe:1'"),
+        ("Contoso: Tools:", "is ambiguous: the engine reads key 'Contoso'"),
+    ],
+)
+def test_cdb_line_with_an_unquoted_key_and_a_colon_in_the_value_is_an_error(line, message):
+    problems = [str(f) for f in check_cdb_list(f"{line}\n", "lists/x")]
+    assert len(problems) == 1
+    assert message in problems[0]
+    assert "quote it" in problems[0]
+    assert check_cdb_list('"Contoso: Tools":\nkey:"a:b"\n', "lists/x") == []

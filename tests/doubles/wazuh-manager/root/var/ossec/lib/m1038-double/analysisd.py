@@ -1,9 +1,9 @@
 # TEST DOUBLE of wazuh-analysisd (m1038.appcontrol tests). Not Wazuh. Run through bin/wazuh-analysisd.
 # Supports only `-t`: applies the project's own pre-flight checks
-# (plugins/module_utils/_wazuh_preflight.py and _ossec_conf.py, copied in at
+# (plugins/module_utils/_wazuh_preflight.py, _wazuh_rulesyntax.py and _ossec_conf.py, copied in at
 # build time) to the files installed here, prints engine-like messages and
 # exits non-zero on error. It cannot check what only the real engine parses
-# (regex syntax, field names, decoder logic, option semantics).
+# (OS_Regex syntax, field names, decoder logic, option semantics).
 import os
 import sys
 

@@ -1,20 +1,24 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to m1038.appcontrol
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""A small model of how wazuh-analysisd picks a rule, limited to the generated rules.
+"""A small model of how wazuh-analysisd picks a rule, for the generated rules and the stock
+rules an eventchannel event passes on its way to them (``_wazuh_stock``).
 
-It follows the engine's source (4.7 to 4.14):
+It follows the engine's source (4.7 to 4.14) and was checked against the engine built from
+v4.7.5, v4.9.2 and v4.14.7 (docs/wazuh-ruleset.md, "Engine behaviour relied on"):
 
-* ``_OS_AddRule`` (src/analysisd/rules_list.c) inserts a child before the first sibling of
-  strictly lower level: children run highest level first, equal levels in load order;
-* ``OS_CheckIfRuleMatch`` (src/analysisd/rules.c) returns the first child that matches
-  (recursively), else the matched rule itself;
-* a ``<field>`` or dynamic ``<list>`` on a field the event lacks never matches, negate or not;
-* ``<regex>`` runs on the full log; ``type="pcre2"`` patterns compile with no options.
-
-Stock rules are represented only by the IDs an event reaches (``reached``), e.g. 61603 for a
-Sysmon process creation.  The renderer uses this model to check, before writing anything,
-that every generated test event is answered by the rule the test expects.
+* While the rules load, a level-0 rule is stored as level 99 and every level is multiplied by
+  100 (``src/analysisd/rules.c``, ``Rules_OP_ReadRules``); ``_OS_AddRule``
+  (``src/analysisd/rules_list.c``) inserts a child before the first sibling of strictly lower
+  stored level. So a parent's children run **level 0 first**, then highest level first, equal
+  levels in load order (stock files load before ``etc/rules``).
+* ``OS_CheckIfRuleMatch`` (``src/analysisd/rules.c``) takes the first child whose own
+  conditions match and descends into it; if none of that child's children matches, the child
+  is the result and its later siblings are never tried (a matching level-0 rule ends the
+  event silently).
+* A ``<field>`` or dynamic ``<list>`` on a field the event lacks never matches, negate or not.
+* ``<regex>`` runs on the full log (for eventchannel events the decoder's compact JSON, UTF-8
+  kept as is); ``type="pcre2"`` patterns compile with no options (byte-wise).
 """
 
 from __future__ import annotations
@@ -23,7 +27,10 @@ import json
 import re
 from functools import lru_cache
 
+from ansible_collections.m1038.appcontrol.plugins.module_utils._wazuh_stock import EVENTCHANNEL_ROOT, RULES, StockRule
+
 _HEX_ESCAPE = re.compile(r"\\x\{([0-9a-fA-F]{2})\}")
+EVENTCHANNEL_DECODER = "windows_eventchannel"
 
 
 @lru_cache(maxsize=1024)
@@ -33,8 +40,8 @@ def compile_pcre2(pattern: str) -> re.Pattern[bytes]:
 
 
 def compact_json(event: dict) -> str:
-    """The full log as the decoders leave it: compact JSON, one line, ASCII-escaped."""
-    return json.dumps(event, separators=(",", ":"), ensure_ascii=True, sort_keys=False)
+    """The full log as the decoders leave it: compact JSON on one line, UTF-8 kept (cJSON)."""
+    return json.dumps(event, separators=(",", ":"), ensure_ascii=False, sort_keys=False)
 
 
 def field_value(event: dict, dotted: str) -> str | None:
@@ -51,12 +58,27 @@ def field_value(event: dict, dotted: str) -> str | None:
     return str(node)
 
 
+def stored_level(level: int) -> int:
+    """The level a rule sorts by among its siblings while the rules load (rules.c)."""
+    return 9900 if level == 0 else level * 100
+
+
+def insert_child(siblings: list, node, level: int) -> None:
+    """``_OS_AddRule``: before the first sibling of strictly lower stored level, else last."""
+    key = stored_level(level)
+    for position, (_, sibling_level) in enumerate(siblings):
+        if key > stored_level(sibling_level):
+            siblings.insert(position, (node, level))
+            return
+    siblings.append((node, level))
+
+
 def _search(pattern: str, text: str) -> bool:
     return compile_pcre2(pattern).search(text.encode("utf-8")) is not None
 
 
 def rule_matches(rule, event: dict, full_log: str, lists: dict[str, dict[str, str]], decoder: str) -> bool:
-    """Evaluate one rule's own conditions (not its parents) against ``event``."""
+    """Evaluate one generated rule's own conditions (not its parents) against ``event``."""
     if rule.decoded_as and rule.decoded_as != decoder:
         return False
     for pattern, negate in rule.regex:
@@ -76,39 +98,64 @@ def rule_matches(rule, event: dict, full_log: str, lists: dict[str, dict[str, st
     return True
 
 
-def _ordered(rules: list) -> list:
-    # sorted() is stable: equal levels keep file (load) order.
-    return sorted(rules, key=lambda rule: -rule.level)
+class Tree:
+    """The stock routing rules with the generated rules inserted as the engine inserts them.
 
-
-def _descend(rule, children: dict[int, list], context: tuple):
-    for child in children.get(rule.rule_id, []):
-        if rule_matches(child, *context):
-            return _descend(child, children, context)
-    return rule
-
-
-def winner(rules: list, event: dict, reached: set[int], lists: dict[str, dict[str, str]], decoder: str = "json"):
-    """The generated rule the engine would report for ``event``, or None.
-
-    ``reached`` holds the stock rule IDs the event matched on its way down; the generated
-    rules hanging off any of them compete as one set of siblings.
+    ``rules`` are the generated rules in file order. Stock children keep their stock order
+    (``_wazuh_stock`` lists them as the engine orders them); generated rules load after them.
     """
-    own = {rule.rule_id for rule in rules}
-    children: dict[int, list] = {}
-    for rule in rules:
-        for parent in rule.parents:
-            if parent in own:
-                children.setdefault(parent, []).append(rule)
-    children = {parent: _ordered(kids) for parent, kids in children.items()}
-    full_log = compact_json(event)
-    entry = [
-        rule
-        for rule in rules
-        if (rule.decoded_as and not rule.parents) or any(p in reached for p in rule.parents if p not in own)
-    ]
-    context = (event, full_log, lists, decoder)
-    for rule in _ordered(entry):
-        if rule_matches(rule, *context):
-            return _descend(rule, children, context)
-    return None
+
+    def __init__(self, rules: list) -> None:
+        self.children: dict[int, list] = {
+            rid: [(RULES[c], RULES[c].level) for c in stock.children] for rid, stock in RULES.items()
+        }
+        self.roots: list = []
+        own = {rule.rule_id for rule in rules}
+        for rule in rules:
+            if not rule.parents:
+                insert_child(self.roots, rule, rule.level)
+            for parent in rule.parents:
+                if parent in own or parent in RULES:
+                    insert_child(self.children.setdefault(parent, []), rule, rule.level)
+
+    def route(self, event: dict, lists: dict[str, dict[str, str]], decoder: str) -> list:
+        """The rules the event passes, root first; the last one is where the engine ends."""
+        full_log = compact_json(event)
+
+        def matches(node) -> bool:
+            if isinstance(node, StockRule):
+                return node.matches(lambda name: field_value(event, name))
+            return rule_matches(node, event, full_log, lists, decoder)
+
+        if decoder == EVENTCHANNEL_DECODER:
+            candidates = [RULES[EVENTCHANNEL_ROOT]]
+        else:
+            candidates = [root for root, _level in self.roots]
+        taken: list = []
+        while True:
+            node = next((c for c in candidates if matches(c)), None)
+            if node is None:
+                return taken
+            taken.append(node)
+            candidates = [child for child, _level in self.children.get(node.rule_id, [])]
+
+
+def decoder_for(event: dict) -> str:
+    """Eventchannel events are JSON with a top-level ``win`` object; the rest decode as json."""
+    return EVENTCHANNEL_DECODER if isinstance(event.get("win"), dict) else "json"
+
+
+def route(rules: list, event: dict, lists: dict[str, dict[str, str]], tree: Tree | None = None) -> list:
+    """The rules (stock and generated) the engine passes for ``event``, as in a trace."""
+    return (tree or Tree(rules)).route(event, lists, decoder_for(event))
+
+
+def winner(rules: list, event: dict, lists: dict[str, dict[str, str]], tree: Tree | None = None):
+    """The rule (stock or generated) the engine would end on for ``event``, or None."""
+    taken = route(rules, event, lists, tree)
+    return taken[-1] if taken else None
+
+
+def trace(nodes: list) -> str:
+    """``60000 > 60003 > 60601``."""
+    return " > ".join(str(node.rule_id) for node in nodes)

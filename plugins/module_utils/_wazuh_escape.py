@@ -45,7 +45,10 @@ def _bad_char_reason(char: str) -> str | None:
     if char in "\ufffe\uffff":
         return f"it contains the non-character U+{ord(char):04X}"
     if char == '"':
-        return 'it contains a double quote ("), which Wazuh CDB text lists cannot hold in a key'
+        return (
+            'it contains a double quote ("), which the eventchannel decoder turns into \\" and a Wazuh CDB '
+            "text list cannot hold in a key, so no list lookup can ever match it"
+        )
     return None
 
 
@@ -81,6 +84,31 @@ def checked_vendor(value: object, where: str) -> str:
     if reason:
         raise RepresentationError(f"{where}: vendor {value!r} cannot be used because {reason}")
     return normalised
+
+
+# What the agent and the manager's eventchannel decoder do to a string value on its way to the
+# rules (docs/wazuh-ruleset.md, "How a value reaches the rules"): Windows renders the event as
+# XML, escaping & < > in text; the decoder re-serialises that XML as a JSON string before
+# reading it with os_xml (winevtchannel.c, DecodeWinevt: cJSON_PrintUnformatted), which doubles
+# every backslash and escapes every double quote, and os_xml decodes no entity.
+_EVENTCHANNEL_FORM = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\\": "\\\\", '"': '\\"'})
+_ENTITY = re.compile(r"&(?:amp|lt|gt|quot|apos|#[0-9]+|#x[0-9a-fA-F]+);")
+
+
+def eventchannel_value(value: str) -> str:
+    """``value`` as Wazuh rules and CDB lookups see it in an eventchannel event field.
+
+    ``AT&T`` becomes ``AT&amp;T``, ``<`` and ``>`` become ``&lt;`` and ``&gt;``, a backslash is
+    doubled and a double quote becomes ``\\"``; everything else (``'``, non-ASCII) is kept.
+    The mapping is one-to-one, so distinct strings stay distinct.
+    """
+    return value.translate(_EVENTCHANNEL_FORM)
+
+
+def entity_in(value: str) -> str | None:
+    """The first XML character reference in ``value`` (a string copied from a Wazuh alert), or None."""
+    found = _ENTITY.search(value)
+    return found.group() if found else None
 
 
 def pcre2_literal(value: str) -> str:

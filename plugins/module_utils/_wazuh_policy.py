@@ -15,8 +15,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from ansible_collections.m1038.appcontrol.plugins.module_utils._wazuh_escape import checked_vendor
+from ansible_collections.m1038.appcontrol.plugins.module_utils._wazuh_escape import checked_vendor, entity_in
 from ansible_collections.m1038.appcontrol.plugins.module_utils._wazuh_inventory import FleetCounts
+from ansible_collections.m1038.appcontrol.plugins.module_utils._wazuh_stock import CLAIMED_CHANNELS, CLAIMED_PROVIDERS
 
 DEFAULT_LEVELS = {
     "denied_vendor": 12,
@@ -87,7 +88,6 @@ class Policy:
     user_writable_dirs: list[str]
     withsecure_api: bool
     withsecure_event_log: dict
-    silence_stock_applocker: bool = True
 
 
 @dataclass
@@ -100,12 +100,30 @@ class TrustDecision:
     conflicts: list[str] = field(default_factory=list)
 
 
+def _policy_string(value: object, where: str) -> str:
+    """A vendor, folder or name typed into the policy: written as Windows shows it.
+
+    Wazuh alerts show eventchannel values in the decoder's form (``AT&amp;T``, doubled
+    backslashes); a string copied from an alert would never match, so an XML character
+    reference is refused with the form to write instead.
+    """
+    text = checked_vendor(value, where)
+    entity = entity_in(text)
+    if entity:
+        plain = text.replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">")
+        raise PolicyError(
+            f"{where}: {value!r} holds the XML reference {entity!r}, as Wazuh alerts show '&', '<' and '>'; "
+            f"write the name as Windows shows it (for example {plain!r}): the bundle converts it"
+        )
+    return text
+
+
 def _vendor_list(value: object, name: str) -> list[str]:
     if value is None:
         return []
     if not isinstance(value, list):
         raise PolicyError(f"{name} must be a list of vendor names, got {type(value).__name__}")
-    return sorted({checked_vendor(item, f"{name}[{index}]") for index, item in enumerate(value)})
+    return sorted({_policy_string(item, f"{name}[{index}]") for index, item in enumerate(value)})
 
 
 def _aliases(value: object) -> dict[str, list[str]]:
@@ -115,7 +133,7 @@ def _aliases(value: object) -> dict[str, list[str]]:
         raise PolicyError(f"vendor_aliases must map a publisher to a list of Company strings, got {value!r}")
     aliases: dict[str, set[str]] = {}
     for publisher, companies in value.items():
-        key = checked_vendor(publisher, f"vendor_aliases key {publisher!r}")
+        key = _policy_string(publisher, f"vendor_aliases key {publisher!r}")
         where = f"vendor_aliases[{publisher!r}]"
         listed = [companies] if isinstance(companies, str) else companies
         aliases.setdefault(key, set()).update(_vendor_list(listed, where))
@@ -194,7 +212,7 @@ def _watched(value: object) -> dict[str, list[str]]:
         raise PolicyError(f"watched_binaries holds {len(value)} names; at most {MAX_WATCHED_BINARIES} fit the ID block")
     watched: dict[str, list[str]] = {}
     for name, techniques in value.items():
-        key = checked_vendor(name, f"watched_binaries key {name!r}").lower()
+        key = _policy_string(name, f"watched_binaries key {name!r}").lower()
         if "\\" in key or "/" in key:
             raise PolicyError(f"watched_binaries key {name!r} must be a file name, not a path")
         if key in watched:
@@ -221,7 +239,7 @@ def _event_log(value: object) -> dict:
     if not isinstance(merged["enabled"], bool):
         raise PolicyError(f"withsecure_event_log.enabled must be a boolean, got {merged['enabled']!r}")
     for key in ("provider", "channel"):
-        merged[key] = checked_vendor(merged[key], f"withsecure_event_log.{key}")
+        merged[key] = _policy_string(merged[key], f"withsecure_event_log.{key}")
     for key in ("blocked_event_ids", "reported_event_ids"):
         merged[key] = sorted(set(_int_list(merged[key], f"withsecure_event_log.{key}")))
     overlap = set(merged["blocked_event_ids"]) & set(merged["reported_event_ids"])
@@ -229,6 +247,13 @@ def _event_log(value: object) -> dict:
         raise PolicyError(f"withsecure_event_log: event IDs {sorted(overlap)} are both blocked and reported")
     if merged["enabled"] and not (merged["blocked_event_ids"] or merged["reported_event_ids"]):
         raise PolicyError("withsecure_event_log is enabled but lists no blocked_event_ids or reported_event_ids")
+    claimed = CLAIMED_CHANNELS.get(merged["channel"]) or CLAIMED_PROVIDERS.get(merged["provider"])
+    if merged["enabled"] and claimed:
+        raise PolicyError(
+            f"withsecure_event_log: channel {merged['channel']!r} / provider {merged['provider']!r} is claimed by "
+            f"stock rule {claimed}, whose children the generated rules cannot be hung under for every severity; "
+            "WithSecure logs to Application (docs/wazuh-ruleset.md)"
+        )
     return merged
 
 
@@ -262,7 +287,6 @@ def build_policy(params: dict) -> Policy:
         user_writable_dirs=dirs,
         withsecure_api=bool(params.get("withsecure_api", True)),
         withsecure_event_log=_event_log(params.get("withsecure_event_log")),
-        silence_stock_applocker=bool(params.get("silence_stock_applocker", True)),
     )
 
 

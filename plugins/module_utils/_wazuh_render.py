@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ansible_collections.m1038.appcontrol.plugins.module_utils._wazuh_cdb import render_cdb, verify_round_trip
+from ansible_collections.m1038.appcontrol.plugins.module_utils._wazuh_escape import eventchannel_value
 from ansible_collections.m1038.appcontrol.plugins.module_utils._wazuh_inventory import FleetCounts, load_fleet
 from ansible_collections.m1038.appcontrol.plugins.module_utils._wazuh_policy import (
     Policy,
@@ -131,6 +132,12 @@ def _summary(policy: Policy, counts: FleetCounts, fmt: str, decision: TrustDecis
             {"id": r.rule_id, "level": r.level, "kind": r.kind, "mitre": r.mitre, "parents": r.parents} for r in rules
         ],
         "changes": _changes(decision, previous),
+        # Keys the engine sees in another form (alerts show this form): policy form -> CDB key.
+        "eventchannel_form": {
+            key: eventchannel_value(key)
+            for key in sorted({*decision.trusted, *decision.denied})
+            if eventchannel_value(key) != key
+        },
     }
 
 
@@ -144,9 +151,12 @@ def render(params: dict, previous: dict) -> Rendered:
         params.get("on_invalid_vendor", "fail"),
     )
     decision = decide_trust(policy, counts)
+    # CDB keys are written in the form the engine looks them up (AT&T -> AT&amp;T, doubled
+    # backslashes: _wazuh_escape.eventchannel_value); summary.json keeps the policy's form.
+    listed = {TRUSTED_LIST: sorted(decision.trusted), DENIED_LIST: sorted(decision.denied)}
     entries = {
-        TRUSTED_LIST: {key: ",".join(reasons) for key, reasons in decision.trusted.items()},
-        DENIED_LIST: {key: ",".join(reasons) for key, reasons in decision.denied.items()},
+        TRUSTED_LIST: {eventchannel_value(key): ",".join(reasons) for key, reasons in decision.trusted.items()},
+        DENIED_LIST: {eventchannel_value(key): ",".join(reasons) for key, reasons in decision.denied.items()},
     }
     files: dict[str, str] = {}
     for name, keys in entries.items():
@@ -157,7 +167,7 @@ def render(params: dict, previous: dict) -> Rendered:
     rules_xml = render_rules_xml(rules)
     ET.fromstring(rules_xml)  # noqa: S314 - our own output; raises if it is not well-formed
     files[f"rules/{RULES_FILE}"] = rules_xml
-    files[f"tests/{TESTS_FILE}"] = render_tests_ini(build_tests(rules, entries))
+    files[f"tests/{TESTS_FILE}"] = render_tests_ini(build_tests(rules, entries, listed))
     summary = _summary(policy, counts, fmt, decision, rules=rules, previous=previous)
     summary["manifest"] = {rel: hashlib.sha256(text.encode("utf-8")).hexdigest() for rel, text in sorted(files.items())}
     files[SUMMARY_FILE] = dump_summary(summary)

@@ -14,11 +14,18 @@ import re
 from dataclasses import dataclass, field
 
 from ansible_collections.m1038.appcontrol.plugins.module_utils._wazuh_escape import (
+    eventchannel_value,
     pcre2_literal,
     wazuh_xml_text,
     xml_attribute,
 )
 from ansible_collections.m1038.appcontrol.plugins.module_utils._wazuh_policy import Policy, PolicyError
+from ansible_collections.m1038.appcontrol.plugins.module_utils._wazuh_stock import (
+    SYSMON_EID1,
+    SYSMON_EID1_SILENT,
+    event_log_parents,
+    exists_in_every_version,
+)
 
 GENERATOR = "m1038.appcontrol.wazuh_ruleset"
 RULES_FILE = "m1038_appcontrol_rules.xml"
@@ -26,11 +33,12 @@ TRUSTED_LIST = "m1038-trusted-companies"
 DENIED_LIST = "m1038-denied-companies"
 LIST_PATH = "etc/lists/"
 
-SYSMON_EID1 = 61603  # stock "Sysmon - Event 1: Process creation", level 0, group sysmon_event1
-SEVERITY_RULES = (60009, 60010, 60011)  # stock INFORMATION / WARNING / ERROR classifiers
-# Stock channel classifiers (children of 60000, level 0, listed before the severity ones).
-CHANNEL_RULES = {"Security": 60001, "System": 60002, "Application": 60003}
-STOCK_APPLOCKER_ALLOWED = {8002: 67011, 8020: 67019}  # level 3 stock rules, present from 4.9
+# Where each family hangs (docs/wazuh-ruleset.md, "Where the rules hang"). Sysmon Event 1:
+# 61603 and its level-0 stock children, which the engine tries first and which would otherwise
+# end reg.exe, netsh.exe, PowerShell-with-a-script and WmiPrvSE-spawned processes silently.
+SYSMON_PARENTS = (SYSMON_EID1, *SYSMON_EID1_SILENT)
+# AppLocker channels have no stock classifier: the severity classifiers route their events.
+APPLOCKER_PARENTS = tuple(event_log_parents("Microsoft-Windows-AppLocker/EXE and DLL"))
 
 # offset, event ID, policy, outcome, channel label
 APPLOCKER_EVENTS = (
@@ -111,6 +119,11 @@ def exact(value: str) -> str:
     return "^" + pcre2_literal(value) + "$"
 
 
+def decoded_literal(value: str) -> str:
+    """A policy string as an eventchannel field carries it (``_wazuh_escape.eventchannel_value``)."""
+    return pcre2_literal(eventchannel_value(value))
+
+
 def _sysmon_rules(policy: Policy, base: int, has_trusted: bool, has_denied: bool) -> list[Rule]:
     levels = policy.levels
     company = "win.eventdata.company"
@@ -122,7 +135,7 @@ def _sysmon_rules(policy: Policy, base: int, has_trusted: bool, has_denied: bool
                 levels["denied_vendor"],
                 "denied_vendor",
                 "M1038: process from denied vendor $(win.eventdata.company) started: $(win.eventdata.image)",
-                parents=[SYSMON_EID1],
+                parents=list(SYSMON_PARENTS),
                 lists=[(company, "match_key", DENIED_LIST)],
                 mitre=["T1204.002"],
                 groups=["m1038_sysmon", "m1038_denied_vendor"],
@@ -134,7 +147,7 @@ def _sysmon_rules(policy: Policy, base: int, has_trusted: bool, has_denied: bool
             levels["untrusted_vendor"],
             "untrusted_vendor",
             "M1038: process from untrusted vendor $(win.eventdata.company) started: $(win.eventdata.image)",
-            parents=[SYSMON_EID1],
+            parents=list(SYSMON_PARENTS),
             lists=[(company, "not_match_key", TRUSTED_LIST), (company, "not_match_key", DENIED_LIST)],
             mitre=["T1204.002"],
             groups=["m1038_sysmon", "m1038_untrusted_vendor"],
@@ -150,14 +163,14 @@ def _sysmon_rules(policy: Policy, base: int, has_trusted: bool, has_denied: bool
             levels["no_company"],
             "no_company",
             "M1038: process without Company metadata started: $(win.eventdata.image)",
-            parents=[SYSMON_EID1],
+            parents=list(SYSMON_PARENTS),
             regex=[('"company":"', True)],
             mitre=["T1036", "T1204.002"],
             groups=["m1038_sysmon", "m1038_no_company"],
         )
     )
     if has_trusted:
-        dirs = "|".join(pcre2_literal(d) for d in policy.user_writable_dirs)
+        dirs = "|".join(decoded_literal(d) for d in policy.user_writable_dirs)
         rules.append(
             Rule(
                 base + 4,
@@ -165,7 +178,7 @@ def _sysmon_rules(policy: Policy, base: int, has_trusted: bool, has_denied: bool
                 "trusted_in_user_writable",
                 "M1038: trusted vendor $(win.eventdata.company) running from a user-writable folder: "
                 "$(win.eventdata.image)",
-                parents=[SYSMON_EID1],
+                parents=list(SYSMON_PARENTS),
                 lists=[(company, "match_key", TRUSTED_LIST)],
                 # Paths carry doubled backslashes in the field value; \\+ accepts one or more.
                 fields=[("win.eventdata.image", f"(?i)\\\\+(?:{dirs})\\\\+", False)],
@@ -175,7 +188,7 @@ def _sysmon_rules(policy: Policy, base: int, has_trusted: bool, has_denied: bool
             )
         )
     for index, (binary, techniques) in enumerate(sorted(policy.watched_binaries.items())):
-        name = pcre2_literal(binary)
+        name = decoded_literal(binary)
         label = binary if re.fullmatch(r"[A-Za-z0-9._ -]+", binary) else "watched binary"
         rules.append(
             Rule(
@@ -184,7 +197,7 @@ def _sysmon_rules(policy: Policy, base: int, has_trusted: bool, has_denied: bool
                 "renamed_binary",
                 f"M1038: renamed {label} (OriginalFileName $(win.eventdata.originalFileName)) "
                 "started as $(win.eventdata.image)",
-                parents=[SYSMON_EID1],
+                parents=list(SYSMON_PARENTS),
                 fields=[
                     ("win.eventdata.originalFileName", f"(?i)^{name}$", False),
                     ("win.eventdata.image", f"(?i)\\\\{name}$", True),
@@ -202,10 +215,6 @@ def _applocker_rules(policy: Policy, base: int) -> list[Rule]:
     for offset, event_id, policy_name, outcome in APPLOCKER_EVENTS:
         packaged = policy_name.startswith("Packaged")
         level = policy.levels[f"applocker_{outcome}"]
-        parents = list(SEVERITY_RULES)
-        stock = STOCK_APPLOCKER_ALLOWED.get(event_id)
-        if stock and outcome == "allowed" and policy.silence_stock_applocker:
-            parents.append(stock)
         what = "$(win.ruleAndFileData.package)" if packaged else "$(win.ruleAndFileData.filePath)"
         verb = {"allowed": "allowed", "audit": "would have blocked", "blocked": "blocked"}[outcome]
         rules.append(
@@ -215,7 +224,7 @@ def _applocker_rules(policy: Policy, base: int) -> list[Rule]:
                 f"applocker_{outcome}",
                 f"M1038: AppLocker {verb} ({policy_name}, event {event_id}): {what} "
                 "by rule $(win.ruleAndFileData.ruleName)",
-                parents=parents,
+                parents=list(APPLOCKER_PARENTS),
                 fields=[
                     ("win.system.providerName", exact("Microsoft-Windows-AppLocker"), False),
                     ("win.system.eventID", exact(str(event_id)), False),
@@ -274,11 +283,7 @@ def _withsecure_api_rules(policy: Policy, base: int) -> list[Rule]:
 def _withsecure_event_log_rules(policy: Policy, base: int) -> list[Rule]:
     config = policy.withsecure_event_log
     channel = config["channel"]
-    # The first stock child of 60000 that matches wins: the channel classifier for
-    # Security/System/Application (level 0, listed first), else the severity classifiers;
-    # 60011 (level 5) and 60012 (level 10) are tried before any level-0 sibling.
-    known = CHANNEL_RULES.get(channel)
-    parents = [known, 60011, 60012] if known else [*SEVERITY_RULES, 60012]
+    parents = event_log_parents(channel)
     rules = []
     for offset, key, outcome, level_key in (
         (40, "blocked_event_ids", "blocked", "withsecure_blocked"),
@@ -295,8 +300,8 @@ def _withsecure_event_log_rules(policy: Policy, base: int) -> list[Rule]:
                 f"M1038: WithSecure endpoint event {outcome} (event $(win.system.eventID)): $(win.system.message)",
                 parents=parents,
                 fields=[
-                    ("win.system.providerName", exact(config["provider"]), False),
-                    ("win.system.channel", exact(channel), False),
+                    ("win.system.providerName", "^" + decoded_literal(config["provider"]) + "$", False),
+                    ("win.system.channel", "^" + decoded_literal(channel) + "$", False),
                     ("win.system.eventID", "^(?:" + "|".join(str(i) for i in ids) + ")$", False),
                 ],
                 mitre=["T1204.002"],
@@ -316,6 +321,7 @@ def build_rules(policy: Policy, has_trusted: bool, has_denied: bool) -> list[Rul
     if policy.withsecure_event_log["enabled"]:
         rules += _withsecure_event_log_rules(policy, base)
     seen: dict[int, str] = {}
+    own = {rule.rule_id for rule in rules}
     for rule in rules:
         if not base <= rule.rule_id < base + 200:
             raise PolicyError(f"rule {rule.rule_id} ({rule.kind}) falls outside the block starting at {base}")
@@ -327,6 +333,11 @@ def build_rules(policy: Policy, has_trusted: bool, has_denied: bool) -> list[Rul
                 "choose another rule_id_base"
             )
         seen[rule.rule_id] = rule.kind
+        for parent in rule.parents:
+            if parent not in own and not exists_in_every_version(parent):
+                raise PolicyError(
+                    f"rule {rule.rule_id} ({rule.kind}): parent {parent} is not a stock rule of every 4.x"
+                )
     return rules
 
 

@@ -123,12 +123,6 @@ options:
         publicly documented; prefer the API route.
     type: dict
     default: {}
-  silence_stock_applocker:
-    description:
-      - Also hang the level-0 "allowed" AppLocker rules under stock rules 67011 and 67019 (Wazuh 4.9+), so
-        allowed executions stop alerting at level 3. On 4.7 the manager logs a warning that those IDs are missing.
-    type: bool
-    default: true
   on_invalid_vendor:
     description:
       - What to do with an inventory record whose vendor cannot be a CDB key (control characters, a double
@@ -227,7 +221,6 @@ ARGUMENT_SPEC = {
     "user_writable_dirs": {"type": "list", "elements": "str", "default": DEFAULT_USER_WRITABLE_DIRS},
     "withsecure_api": {"type": "bool", "default": True},
     "withsecure_event_log": {"type": "dict", "default": {}},
-    "silence_stock_applocker": {"type": "bool", "default": True},
     "on_invalid_vendor": {"type": "str", "default": "fail", "choices": ["fail", "skip"]},
 }
 

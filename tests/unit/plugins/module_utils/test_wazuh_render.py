@@ -6,13 +6,22 @@ import configparser
 import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
+from xml.sax import saxutils
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ansible_collections.m1038.appcontrol.plugins.module_utils._wazuh_cdb import read_cdb_text
-from ansible_collections.m1038.appcontrol.plugins.module_utils._wazuh_escape import normalise_vendor
+from ansible_collections.m1038.appcontrol.plugins.module_utils._wazuh_engine import winner
+from ansible_collections.m1038.appcontrol.plugins.module_utils._wazuh_escape import eventchannel_value, normalise_vendor
+from ansible_collections.m1038.appcontrol.plugins.module_utils._wazuh_policy import build_policy
+from ansible_collections.m1038.appcontrol.plugins.module_utils._wazuh_preflight import (
+    RuleIndex,
+    check_cdb_list,
+    check_rules,
+    parse_rules,
+)
 from ansible_collections.m1038.appcontrol.plugins.module_utils._wazuh_render import (
     RenderError,
     apply_plan,
@@ -21,6 +30,9 @@ from ansible_collections.m1038.appcontrol.plugins.module_utils._wazuh_render imp
     read_previous_summary,
     render,
 )
+from ansible_collections.m1038.appcontrol.plugins.module_utils._wazuh_rules import build_rules
+from ansible_collections.m1038.appcontrol.plugins.module_utils._wazuh_stock import RULES as STOCK_RULES
+from ansible_collections.m1038.appcontrol.plugins.module_utils._wazuh_testevents import sysmon_event
 
 FIXTURES = Path(__file__).resolve().parents[3] / "unit" / "fixtures" / "wazuh_ruleset"
 
@@ -174,13 +186,14 @@ def test_adversarial_vendor_strings(tmp_path, publishers, trusted):
     ET.fromstring(rendered.files["rules/m1038_appcontrol_rules.xml"])  # noqa: S314 - the module's own output
     trusted_keys = read_cdb_text(rendered.files["lists/m1038-trusted-companies"])
     denied_keys = read_cdb_text(rendered.files["lists/m1038-denied-companies"])
-    assert set(trusted_keys) == set(rendered.summary["trusted"])
-    assert set(denied_keys) == set(rendered.summary["denied"])
-    expected = {normalise_vendor(v) for v in publishers + trusted if normalise_vendor(v).strip()}
+    assert set(trusted_keys) == {eventchannel_value(k) for k in rendered.summary["trusted"]}
+    assert set(denied_keys) == {eventchannel_value(k) for k in rendered.summary["denied"]}
+    expected = {eventchannel_value(normalise_vendor(v)) for v in publishers + trusted if normalise_vendor(v).strip()}
     skipped = rendered.summary["counts"]["records_skipped"]
     assert set(trusted_keys) | set(denied_keys) <= expected
     if not skipped:
         assert set(trusted_keys) | set(denied_keys) == set(expected)
+    assert preflight_findings(rendered) == []
 
 
 def _parse_ini(text):
@@ -215,3 +228,56 @@ def test_adversarial_policy_strings_in_rules_and_tests(tmp_path, dirs, binaries,
         for key, value in options.items():
             if key.startswith("log "):
                 assert isinstance(json.loads(value), dict)
+    assert preflight_findings(rendered) == []
+
+
+def preflight_findings(rendered):
+    """What the manager role's pre-flight says of a render, against the stock rules it hangs from."""
+    stock = RuleIndex(ids=dict.fromkeys(STOCK_RULES, "ruleset/rules/stock.xml"), groups={"sysmon_event1"})
+    lists = {rel.replace("lists/", "etc/lists/") for rel in rendered.files if rel.startswith("lists/")}
+    rules, problems = parse_rules(
+        rendered.files["rules/m1038_appcontrol_rules.xml"], "rules/m1038_appcontrol_rules.xml"
+    )
+    problems += check_rules(rules, stock, lists, lists)
+    for rel, text in rendered.files.items():
+        if rel.startswith("lists/"):
+            problems += check_cdb_list(text, rel)
+    return [str(p) for p in problems]
+
+
+def as_the_engine_sees_it(company: str) -> str:
+    """Independent of the renderer: what a Company reaches the rules as (issue 7, measured).
+
+    Windows renders the event as XML (text escaped as an XML writer does); the manager's
+    decoder prints that XML as a JSON string (cJSON: backslash and quote escaped, UTF-8 kept)
+    and reads it with os_xml, which decodes no entity; trailing whitespace is removed.
+    """
+    xml_text = saxutils.escape(company)
+    return json.dumps(xml_text, ensure_ascii=False)[1:-1].rstrip(" \t\n\v\f\r")
+
+
+companies = st.text(alphabet=st.sampled_from("&<>'\\:; AT.é-xQ"), min_size=1, max_size=16).filter(
+    lambda c: c.strip(" \t") and "&amp;" not in c and "&lt;" not in c and "&gt;" not in c
+)
+
+
+@settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(trusted=st.lists(companies, min_size=1, max_size=4, unique=True), denied=companies)
+def test_vendors_with_xml_specials_and_backslashes_are_trusted_or_denied_as_the_policy_says(tmp_path, trusted, denied):
+    """A Sysmon event whose Company is listed never raises the untrusted alert (issue 7: 69 of 200 did)."""
+    trusted = [t for t in trusted if normalise_vendor(t) != normalise_vendor(denied)]
+    inventory = tmp_path / "fleet.json"
+    inventory.write_text(json.dumps({"pc-1": [{"name": "app", "publisher": "Contoso", "version": "1"}]}))
+    rendered = render(params(inventory, trusted_vendors=trusted, denied_vendors=[denied], min_prevalence=1.0), {})
+    lists = {
+        name.split("/")[1]: read_cdb_text(text) for name, text in rendered.files.items() if name.startswith("lists/")
+    }
+    rules = build_rules(build_policy(params(inventory, trusted_vendors=trusted, denied_vendors=[denied])), True, True)
+    kinds = {}
+    for company in [*trusted, denied]:
+        event = sysmon_event("C:\\Tools\\app.exe", None)
+        event["win"]["eventdata"]["company"] = as_the_engine_sees_it(company)
+        kinds[company] = getattr(winner(rules, event, lists), "kind", None)
+    for company in trusted:
+        assert kinds[company] not in ("untrusted_vendor", "denied_vendor"), (company, kinds[company])
+    assert kinds[denied] == "denied_vendor", (denied, kinds[denied])

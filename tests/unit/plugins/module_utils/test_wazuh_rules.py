@@ -14,6 +14,7 @@ from ansible_collections.m1038.appcontrol.plugins.module_utils._wazuh_rules impo
     build_rules,
     render_rules_xml,
 )
+from ansible_collections.m1038.appcontrol.plugins.module_utils._wazuh_stock import exists_in_every_version
 
 BASE = 100200
 
@@ -83,11 +84,13 @@ def test_rule_text_holds_nothing_os_xml_reads_differently():
         assert (len(content) - len(content.rstrip("\\"))) % 2 == 0
 
 
-def test_sysmon_rules_hang_off_61603():
+def test_sysmon_rules_hang_off_61603_and_its_level_zero_stock_children():
     rules = rules_for()
     for rule in rules:
         if rule.kind in ("denied_vendor", "untrusted_vendor", "no_company", "trusted_in_user_writable"):
-            assert rule.parents == [61603]
+            # 92025/92028/92042/92069 (level 0) are tried first and would end reg.exe, netsh.exe,
+            # PowerShell-with-a-script and WmiPrvSE-spawned processes silently
+            assert rule.parents == [61603, 92025, 92028, 92042, 92069]
     untrusted = parsed(rules)[BASE + 2]
     lists = [(e.get("field"), e.get("lookup"), e.text) for e in untrusted.findall("list")]
     assert lists == [
@@ -105,11 +108,13 @@ def test_no_company_rule_uses_full_log_not_an_absent_field():
     assert (regex.get("type"), regex.get("negate"), regex.text) == ("pcre2", "yes", '"company":"')
 
 
-def test_user_writable_pattern_escapes_policy_dirs():
+def test_user_writable_pattern_escapes_policy_dirs_in_the_form_the_engine_sees():
     element = parsed(rules_for(user_writable_dirs=["Users", "R&D Share"]))[BASE + 4]
     field = element.find("field")
     assert field.get("name") == "win.eventdata.image"
-    assert field.text == "(?i)\\\\+(?:R\\x{26}D\\x{20}Share|Users)\\\\+"
+    # the image path arrives as ...\\R&amp;D Share\\...
+    amp = "\\x{26}amp\\x{3b}"
+    assert field.text == f"(?i)\\\\+(?:R{amp}D\\x{{20}}Share|Users)\\\\+"
 
 
 def test_renamed_binary_rules_one_per_watched_name():
@@ -123,19 +128,22 @@ def test_renamed_binary_rules_one_per_watched_name():
     ]
 
 
-def test_applocker_rules_cover_every_event_and_work_without_stock_rules():
+def test_applocker_rules_cover_every_event_and_hang_where_every_version_reaches_them():
     rules = [r for r in rules_for() if r.kind.startswith("applocker_")]
     assert sorted(r.facts["event_id"] for r in rules) == [8002, 8003, 8004, 8005, 8006, 8007, *range(8020, 8026)]
     for rule in rules:
-        assert rule.parents[:3] == [60009, 60010, 60011]
-        extra = rule.parents[3:]
-        assert extra == ({8002: [67011], 8020: [67019]}.get(rule.facts["event_id"], []))
+        # the severity classifiers, and 60000 itself so that ERROR events meet the rule before
+        # 60011 and its frequency child 60014; no 4.9-only stock parent (67011/67019)
+        assert rule.parents == [60000, 60009, 60010, 60011, 60012]
         assert rule.level == {"allowed": 0, "audit": 7, "blocked": 10}[rule.facts["outcome"]]
 
 
-def test_stock_applocker_parents_can_be_left_out():
-    rules = [r for r in rules_for(silence_stock_applocker=False) if r.kind.startswith("applocker_")]
-    assert all(r.parents == [60009, 60010, 60011] for r in rules)
+def test_every_stock_parent_exists_from_wazuh_4_7():
+    rules = rules_for(withsecure_event_log={"channel": "Security", "reported_event_ids": [7]})
+    own = {r.rule_id for r in rules}
+    stock = {p for r in rules for p in r.parents if p not in own}
+    assert stock
+    assert all(exists_in_every_version(p) for p in stock), sorted(p for p in stock if not exists_in_every_version(p))
 
 
 def test_every_alerting_rule_has_a_mitre_tag_and_level_is_in_range():
@@ -162,9 +170,10 @@ def test_withsecure_api_rules_read_the_forwarder_contract():
 @pytest.mark.parametrize(
     ("channel", "parents"),
     [
-        ("Application", [60003, 60011, 60012]),
-        ("System", [60002, 60011, 60012]),
-        ("F-Secure", [60009, 60010, 60011, 60012]),
+        ("Application", [60003, 60600, 60601, 61069, 61070, 60602]),
+        ("System", [60002, 61100, 61101, 61103, 61102]),
+        ("Security", [60001, 60100, 60101, 60103, 60102, 60104]),
+        ("F-Secure", [60000, 60009, 60010, 60011, 60012]),
     ],
 )
 def test_withsecure_event_log_parents_follow_the_channel(channel, parents):
@@ -173,6 +182,20 @@ def test_withsecure_event_log_parents_follow_the_channel(channel, parents):
     assert [r.rule_id for r in rules] == [BASE + 40, BASE + 41]
     assert all(r.parents == parents for r in rules)
     assert rules[0].fields[2] == ("win.system.eventID", "^(?:6)$", False)
+
+
+@pytest.mark.parametrize(
+    ("setting", "claimed_by"),
+    [
+        ({"channel": "Microsoft-Windows-Sysmon/Operational"}, 60004),
+        ({"channel": "Microsoft-Windows-PowerShell/Operational"}, 91801),
+        ({"channel": "File Replication Service"}, 64100),
+        ({"provider": "Microsoft-Windows-WMI-Activity"}, 60018),
+    ],
+)
+def test_withsecure_event_log_refuses_channels_a_stock_classifier_claims(setting, claimed_by):
+    with pytest.raises(PolicyError, match=f"claimed by stock rule {claimed_by}"):
+        rules_for(withsecure_event_log=setting)
 
 
 def test_routes_can_be_disabled():

@@ -8,19 +8,28 @@ import re
 
 import pytest
 
-from ansible_collections.m1038.appcontrol.plugins.module_utils._wazuh_engine import winner
+from ansible_collections.m1038.appcontrol.plugins.module_utils._wazuh_engine import route, trace, winner
+from ansible_collections.m1038.appcontrol.plugins.module_utils._wazuh_escape import eventchannel_value
 from ansible_collections.m1038.appcontrol.plugins.module_utils._wazuh_policy import PolicyError, build_policy
 from ansible_collections.m1038.appcontrol.plugins.module_utils._wazuh_rules import (
     DENIED_LIST,
     TRUSTED_LIST,
     build_rules,
 )
-from ansible_collections.m1038.appcontrol.plugins.module_utils._wazuh_testevents import build_tests, render_tests_ini
+from ansible_collections.m1038.appcontrol.plugins.module_utils._wazuh_testevents import (
+    build_tests,
+    render_tests_ini,
+    withsecure_log_event,
+)
 
 LISTS = {
     TRUSTED_LIST: {"Microsoft Corporation": "explicit", "Contoso: Tools": "alias"},
     DENIED_LIST: {"AnyDesk Software GmbH": "explicit"},
 }
+
+
+def engine_lists(lists):
+    return {name: {eventchannel_value(key): value for key, value in keys.items()} for name, keys in lists.items()}
 
 
 def render(lists=None, **overrides):
@@ -29,7 +38,8 @@ def render(lists=None, **overrides):
     params.update(overrides)
     policy = build_policy(params)
     rules = build_rules(policy, has_trusted=bool(lists[TRUSTED_LIST]), has_denied=bool(lists[DENIED_LIST]))
-    return rules, render_tests_ini(build_tests(rules, lists))
+    listed = {name: sorted(keys) for name, keys in lists.items()}
+    return rules, render_tests_ini(build_tests(rules, engine_lists(lists), listed))
 
 
 def sections(text):
@@ -37,23 +47,6 @@ def sections(text):
     parser.optionxform = str
     parser.read_string(text)
     return {name: dict(parser.items(name)) for name in parser.sections()}
-
-
-def stock_reach(event):
-    """Which stock parent rule the event reaches, from the stock conditions (FACTS.md, 0575/0595)."""
-    system = event.get("win", {}).get("system", {})
-    if not system.get("providerName"):  # 60000: win.system.providerName \.+
-        return set()
-    channel, severity = system.get("channel"), system.get("severityValue")
-    if channel == "Microsoft-Windows-Sysmon/Operational":  # 60004
-        return {61603} if severity == "INFORMATION" and system.get("eventID") == "1" else set()
-    if severity == "CRITICAL":
-        return {60012}
-    if severity == "ERROR":
-        return {60011}
-    if channel == "Application":  # 60003 is tried before the level-0 severity rules
-        return {60003}
-    return {{"INFORMATION": 60009, "WARNING": 60010}[severity]}
 
 
 def test_one_section_per_rule_with_rule_and_level():
@@ -79,7 +72,7 @@ def test_every_event_is_answered_as_the_test_expects():
             if not key.startswith("log "):
                 continue
             event = json.loads(value)
-            got = winner(rules, event, stock_reach(event), LISTS)
+            got = winner(rules, event, engine_lists(LISTS))
             if key.endswith("pass"):
                 assert got is rule, (key, rule.kind)
             else:
@@ -115,14 +108,33 @@ def test_company_with_colon_and_unicode_is_carried_exactly():
     assert json.loads(options["log 1 pass"])["win"]["eventdata"]["company"] == "Évil «Corp»"
 
 
+def test_company_with_xml_specials_and_backslash_is_carried_as_the_engine_sees_it():
+    lists = {TRUSTED_LIST: {"AT&T": ""}, DENIED_LIST: {"Evil <Corp> \\ Ltd": ""}}
+    _rules, text = render(lists)
+    denied = json.loads(sections(text)["M1038 rule 100201 denied_vendor"]["log 1 pass"])
+    assert denied["win"]["eventdata"]["company"] == "Evil &lt;Corp&gt; \\\\ Ltd"
+    untrusted = sections(text)["M1038 rule 100202 untrusted_vendor"]
+    fails = [json.loads(v)["win"]["eventdata"].get("company") for k, v in untrusted.items() if k.endswith("fail")]
+    assert "AT&amp;T" in fails
+
+
 def test_unreachable_rule_is_reported():
     lists = {TRUSTED_LIST: {}, DENIED_LIST: {}}
-    with pytest.raises(PolicyError, match=r"rule 1003\d\d \(renamed_binary\) cannot be reached"):
+    with pytest.raises(PolicyError, match=r"rule 1003\d\d \(renamed_binary\) is not reached by its test event"):
         render(lists, levels={"renamed_binary": 1})
 
 
-def test_event_log_route_tests_use_the_configured_ids():
+def test_event_log_route_tests_use_the_configured_ids_at_every_severity():
     _rules, text = render(withsecure_event_log={"channel": "Application", "blocked_event_ids": [6, 9]})
     options = sections(text)["M1038 rule 100240 withsecure_event_log"]
-    assert json.loads(options["log 1 pass"])["win"]["system"]["eventID"] == "6"
-    assert json.loads(options["log 2 fail"])["win"]["system"]["eventID"] == "1"
+    passes = [json.loads(v)["win"]["system"] for k, v in options.items() if k.endswith("pass")]
+    assert {p["eventID"] for p in passes} == {"6"}
+    assert [p["severityValue"] for p in passes] == ["INFORMATION", "WARNING", "ERROR", "CRITICAL"]
+    failing = [json.loads(v)["win"]["system"]["eventID"] for k, v in options.items() if k.endswith("fail")]
+    assert failing == ["1"]
+
+
+def test_an_event_log_rule_below_60602_is_reached_through_it():
+    rules, _text = render(withsecure_event_log={"channel": "Application"}, levels={"withsecure_blocked": 8})
+    event = withsecure_log_event("F-Secure Ultralight SDK", "Application", 6, "ERROR")
+    assert trace(route(rules, event, engine_lists(LISTS))) == "60000 > 60003 > 60602 > 100240"

@@ -40,13 +40,14 @@ def _check_key(key: str) -> None:
 
 
 def cdb_line(key: str, value: str = "") -> str:
-    """One list line, ``key:value``; the key is double-quoted when it holds a ``:``."""
+    """One list line, ``key:value``; the key is double-quoted when it holds a ``:`` or starts with ``#``."""
     _check_key(key)
     if not _VALUE_OK.fullmatch(value):
         raise ValueError(f"CDB value {value!r} holds characters outside [A-Za-z0-9_.,;=+/ -]")
-    # Quote when the key holds ':' (the reader would split there).  Keys are never quoted
-    # otherwise, so a value is never mistaken for a quoted key.
-    rendered_key = f'"{key}"' if ":" in key else key
+    # Quote when the key holds ':' (the reader would split there) or starts with '#' (people and
+    # the pre-flight read such a line as a comment; the engine reads it as a key).  Keys are never
+    # quoted otherwise, so a value is never mistaken for a quoted key.
+    rendered_key = f'"{key}"' if ":" in key or key.startswith("#") else key
     return f"{rendered_key}:{value}\n"
 
 

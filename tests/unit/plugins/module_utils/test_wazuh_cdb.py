@@ -127,9 +127,11 @@ def test_rendered_list_round_trips(keys):
     assert read_cdb_text(text) == keys
 
 
-def test_keys_with_colons_are_quoted_and_others_not():
+def test_keys_with_colons_or_a_leading_hash_are_quoted_and_others_not():
     assert cdb_line("Contoso: Tools") == '"Contoso: Tools":\n'
+    assert cdb_line("#1 Software") == '"#1 Software":\n'  # unquoted it reads like a comment
     assert cdb_line("Contoso Tools") == "Contoso Tools:\n"
+    assert cdb_line("Contoso #1") == "Contoso #1:\n"
 
 
 @pytest.mark.parametrize("key", ['say "hi"', "two\nlines", "cr\r", "nul\x00", ""])

@@ -66,7 +66,7 @@ def stored_level(level: int) -> int:
 def insert_child(siblings: list, node, level: int) -> None:
     """``_OS_AddRule``: before the first sibling of strictly lower stored level, else last."""
     key = stored_level(level)
-    for position, (_, sibling_level) in enumerate(siblings):
+    for position, (_sibling, sibling_level) in enumerate(siblings):
         if key > stored_level(sibling_level):
             siblings.insert(position, (node, level))
             return

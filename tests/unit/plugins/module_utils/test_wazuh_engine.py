@@ -88,7 +88,7 @@ def test_insert_child_follows_the_stored_levels():
     siblings = []
     for name, level in (("a", 5), ("b", 0), ("c", 10), ("d", 5), ("e", 0), ("f", 16)):
         insert_child(siblings, name, level)
-    assert [name for name, _ in siblings] == ["b", "e", "f", "c", "a", "d"]
+    assert [name for name, _level in siblings] == ["b", "e", "f", "c", "a", "d"]
 
 
 def test_the_measured_application_channel_traces():

@@ -320,9 +320,7 @@ def rule_with(body, attributes='id="100100" level="5"'):
     ],
 )
 def test_content_the_engine_parser_refuses_is_refused_with_rule_and_reason(body, message):
-    result = [
-        f for f in findings(rule_with(body), registered=frozenset({"etc/lists/l"}), present=frozenset({"etc/lists/l"}))
-    ]
+    result = findings(rule_with(body), registered=frozenset({"etc/lists/l"}), present=frozenset({"etc/lists/l"}))
     matching = [f for f in result if message in f]
     assert matching, result
     assert matching[0].startswith("rules/x.xml line 1: rule 100100: ")

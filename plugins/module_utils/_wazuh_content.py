@@ -26,10 +26,33 @@ PATH_RE = re.compile(
 )
 OSSEC_CONF = "etc/ossec.conf"
 MANIFEST = "managed.json"
+_OCTAL_RE = re.compile(r"0?[0-7]{1,4}|0o[0-7]{1,4}")
 
 
 class ContentError(Exception):
     pass
+
+
+def parse_mode(value):
+    """Return the permission bits ``value`` names, read the way ansible.builtin.file reads a mode.
+
+    A string is octal (``'0660'``, ``'660'``); an integer is the mode itself, which is what YAML makes
+    of an unquoted ``0660`` (the integer 432 = 0o660). Symbolic modes, setuid/setgid/sticky bits and
+    modes that let every user write are refused.
+    """
+    if isinstance(value, str) and _OCTAL_RE.fullmatch(value.strip()):
+        mode = int(value.strip().removeprefix("0o"), 8)
+    elif isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 0o7777:
+        mode = value
+    else:
+        shown = f"0o{value:o}" if isinstance(value, int) and not isinstance(value, bool) else repr(value)
+        raise ContentError(f"mode {shown} is not an octal mode such as '0660' (quote it in YAML)")
+    shown = repr(value) if isinstance(value, str) else f"0o{value:o}"
+    if mode & 0o7000:
+        raise ContentError(f"mode {shown} sets setuid, setgid or sticky bits, which rules and lists never need")
+    if mode & 0o002:
+        raise ContentError(f"mode {shown} lets every user write the manager's rules and lists")
+    return mode
 
 
 def _read_bytes(path):

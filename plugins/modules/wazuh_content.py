@@ -65,8 +65,12 @@ options:
     type: str
     default: wazuh
   mode:
-    description: Mode of the placed files, as an octal string.
-    type: str
+    description:
+      - Mode of the placed files, read as M(ansible.builtin.file) reads a mode, octal only.
+      - A quoted octal string such as C('0660'); an integer is taken as the mode itself, which is what YAML
+        makes of an unquoted C(0660), so both give C(rw-rw----).
+      - Refused with setuid, setgid or sticky bits, or when every user could write the files.
+    type: raw
     default: "0660"
   register_lists:
     description: Register the CDB lists found in O(files) in the C(<ruleset>) of ossec.conf.
@@ -144,7 +148,11 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.m1038.appcontrol.plugins.module_utils._ossec_conf import OssecConfError
-from ansible_collections.m1038.appcontrol.plugins.module_utils._wazuh_content import ContentError, Transaction
+from ansible_collections.m1038.appcontrol.plugins.module_utils._wazuh_content import (
+    ContentError,
+    Transaction,
+    parse_mode,
+)
 
 
 def main():
@@ -162,7 +170,7 @@ def main():
             },
             "owner": {"type": "str", "default": "wazuh"},
             "group": {"type": "str", "default": "wazuh"},
-            "mode": {"type": "str", "default": "0660"},
+            "mode": {"type": "raw", "default": "0660"},
             "register_lists": {"type": "bool", "default": True},
             "keep_backups": {"type": "int", "default": 5},
             "state": {"type": "str", "choices": ["present", "restored"], "default": "present"},
@@ -196,9 +204,9 @@ def main():
         module.exit_json(**result)
 
     try:
-        mode = int(p["mode"], 8)
-    except ValueError:
-        module.fail_json(msg=f"mode {p['mode']!r} is not an octal string such as '0660'")
+        mode = parse_mode(p["mode"])
+    except ContentError as exc:
+        module.fail_json(msg=str(exc))
     if p["keep_backups"] < 1:
         module.fail_json(msg=f"keep_backups must be at least 1, got {p['keep_backups']}")
     try:

@@ -6,6 +6,7 @@ import grp
 import json
 import os
 import pwd
+import re
 import shutil
 import stat
 from pathlib import Path
@@ -191,7 +192,7 @@ def test_bad_paths_are_refused_by_name(home, tmp_path, files, message):
 def test_unknown_owner_and_bad_mode_are_refused(home, tmp_path):
     with pytest.raises(AnsibleFailJson, match="owner 'no-such-user-m1038' does not exist"):
         invoke(home, tmp_path, files=files_of("good"), owner="no-such-user-m1038")
-    with pytest.raises(AnsibleFailJson, match="mode '0x9' is not an octal string"):
+    with pytest.raises(AnsibleFailJson, match="mode '0x9' is not an octal mode"):
         invoke(home, tmp_path, files=files_of("good"), mode="0x9")
 
 
@@ -204,3 +205,33 @@ def test_old_backups_are_pruned_to_keep_backups(home, tmp_path):
     for name in ("good", "changed", "good", "changed"):
         invoke(home, tmp_path, files=files_of(name), keep_backups=2)
     assert len(list((home / "var" / "m1038-appcontrol" / "backups").iterdir())) == 2
+
+
+# -- issue 8, item 2: modes are read the way ansible.builtin.file reads them -----------------
+
+
+def test_an_unquoted_yaml_mode_gives_the_mode_it_spells(home, tmp_path):
+    """YAML reads an unquoted 0640 as the integer 416 (0o640); that is the mode, not the octal string '416'."""
+    invoke(home, tmp_path, files=files_of("good"), mode=0o640)
+    for rel in ("etc/rules/m1038-appcontrol_rules.xml", "etc/lists/m1038-trusted-companies"):
+        assert stat.S_IMODE((home / rel).stat().st_mode) == 0o640, rel
+    assert invoke(home, tmp_path, files=files_of("good"), mode="0640")["changed"] is False
+
+
+@pytest.mark.parametrize(
+    ("mode", "message"),
+    [
+        ("0666", "mode '0666' lets every user write"),
+        (0o662, "mode 0o662 lets every user write"),
+        ("4660", "mode '4660' sets setuid, setgid or sticky"),
+        ("u=rw,g=rw", "mode 'u=rw,g=rw' is not an octal mode such as '0660'"),
+        (0o10000, "mode 0o10000 is not an octal mode such as '0660'"),
+        (True, "mode True is not an octal mode such as '0660'"),
+    ],
+)
+def test_bad_modes_are_refused_before_anything_is_written(home, tmp_path, mode, message):
+    before = tree(home)
+    with pytest.raises(AnsibleFailJson, match=re.escape(message)):
+        invoke(home, tmp_path, files=files_of("good"), mode=mode)
+    assert tree(home) == before
+    assert not (home / "var" / "m1038-appcontrol").exists()

@@ -19,18 +19,20 @@ import stat
 import tempfile
 import time
 
-from ansible_collections.m1038.appcontrol.plugins.module_utils._ossec_conf import edit_lists
-
-PATH_RE = re.compile(
-    r"^etc/(rules/[A-Za-z0-9][A-Za-z0-9._-]*\.xml|decoders/[A-Za-z0-9][A-Za-z0-9._-]*\.xml|lists/[A-Za-z0-9][A-Za-z0-9._-]*)$"
+from ansible_collections.m1038.appcontrol.plugins.module_utils._ossec_conf import decode_conf, edit_lists, encode_conf
+from ansible_collections.m1038.appcontrol.plugins.module_utils._wazuh_content_state import (
+    MANIFEST,
+    OSSEC_CONF,
+    PATH_RE,
+    ContentError,
+    load_json,
+    load_manifest,
+    read_bytes,
 )
-OSSEC_CONF = "etc/ossec.conf"
-MANIFEST = "managed.json"
+
+__all__ = ["OSSEC_CONF", "PATH_RE", "ContentError", "Transaction", "parse_mode"]
+
 _OCTAL_RE = re.compile(r"0?[0-7]{1,4}|0o[0-7]{1,4}")
-
-
-class ContentError(Exception):
-    pass
 
 
 def parse_mode(value):
@@ -53,22 +55,6 @@ def parse_mode(value):
     if mode & 0o002:
         raise ContentError(f"mode {shown} lets every user write the manager's rules and lists")
     return mode
-
-
-def _read_bytes(path):
-    try:
-        with open(path, "rb") as handle:
-            return handle.read()
-    except FileNotFoundError:
-        return None
-
-
-def _load_manifest(state_dir):
-    raw = _read_bytes(os.path.join(state_dir, MANIFEST))
-    if raw is None:
-        return {"files": [], "lists": []}
-    data = json.loads(raw.decode("utf-8"))
-    return {"files": sorted(data.get("files", [])), "lists": sorted(data.get("lists", []))}
 
 
 def _ids(owner, group):
@@ -109,13 +95,13 @@ class Transaction:
                 raise ContentError(f"files[{index}].path {rel!r} is listed twice")
             seen.add(rel)
             desired[rel] = item["content"].encode("utf-8")
-        previous = _load_manifest(self.state_dir)
+        previous = load_manifest(self.state_dir)
         plan = {"write": [], "created": [], "updated": [], "removed": [], "uid": uid, "gid": gid, "mode": mode}
         for rel, data in sorted(desired.items()):
             dest = self.abs(rel)
             if not os.path.isdir(os.path.dirname(dest)):
                 raise ContentError(f"{os.path.dirname(dest)} does not exist: is this a Wazuh manager home?")
-            current = _read_bytes(dest)
+            current = read_bytes(dest)
             if current is None:
                 plan["created"].append(rel)
                 plan["write"].append(rel)
@@ -128,10 +114,10 @@ class Transaction:
                 plan["updated"].append(rel)
         plan["removed"] = sorted(r for r in previous["files"] if r not in desired and os.path.lexists(self.abs(r)))
         list_names = sorted(r.split("/", 2)[2] for r in desired if r.startswith("etc/lists/")) if register_lists else []
-        conf_before = _read_bytes(self.abs(OSSEC_CONF))
+        conf_before = read_bytes(self.abs(OSSEC_CONF))
         if conf_before is None:
             raise ContentError(f"{self.abs(OSSEC_CONF)} does not exist")
-        text_before = conf_before.decode("utf-8")
+        text_before = decode_conf(conf_before)
         gone_lists = [n for n in previous["lists"] if n not in list_names]
         text_after, added, dropped = edit_lists(text_before, list_names, gone_lists, source=self.abs(OSSEC_CONF))
         plan.update(
@@ -152,7 +138,7 @@ class Transaction:
     def diff(self, plan):
         diffs = []
         for rel in plan["write"]:
-            before = _read_bytes(self.abs(rel))
+            before = read_bytes(self.abs(rel))
             diffs.append(
                 {
                     "before_header": rel,
@@ -162,7 +148,7 @@ class Transaction:
                 }
             )
         for rel in plan["removed"]:
-            before = _read_bytes(self.abs(rel)) or b""
+            before = read_bytes(self.abs(rel)) or b""
             diffs.append(
                 {
                     "before_header": rel,
@@ -238,7 +224,7 @@ class Transaction:
     def _write_conf(self, text):
         dest = self.abs(OSSEC_CONF)
         st = os.stat(dest)
-        self._write_file(dest, text.encode("utf-8"), st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode))
+        self._write_file(dest, encode_conf(text), st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode))
 
     def _write_manifest(self, manifest):
         os.makedirs(self.state_dir, mode=0o700, exist_ok=True)
@@ -266,10 +252,9 @@ class Transaction:
         return backup
 
     def restore(self, backup):
-        record_raw = _read_bytes(os.path.join(backup, "backup.json"))
-        if record_raw is None:
+        record = load_json(os.path.join(backup, "backup.json"))
+        if record is None:
             raise ContentError(f"{backup} holds no backup.json: not a backup made by this module")
-        record = json.loads(record_raw.decode("utf-8"))
         touched = []
         for rel in record["created"]:
             if os.path.lexists(self.abs(rel)):
@@ -277,9 +262,9 @@ class Transaction:
                 touched.append(rel)
         for entry in record["saved"]:
             rel = entry["path"]
-            data = _read_bytes(os.path.join(backup, "files", rel))
+            data = read_bytes(os.path.join(backup, "files", rel))
             dest = self.abs(rel)
-            current = _read_bytes(dest)
+            current = read_bytes(dest)
             st = os.stat(dest) if current is not None else None
             same = (
                 current == data
@@ -295,7 +280,7 @@ class Transaction:
                 self._write_file(dest, data, entry["uid"], entry["gid"], entry["mode"])
                 touched.append(rel)
         manifest = record["manifest_before"]
-        if _load_manifest(self.state_dir) != manifest:
+        if load_manifest(self.state_dir) != manifest:
             self._write_manifest(manifest)
         return touched
 

@@ -85,16 +85,17 @@ managed:
   elements: str
 """
 
-import json
 import os
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.m1038.appcontrol.plugins.module_utils._ossec_conf import (
     OssecConfError,
+    decode_conf,
     read_cluster,
     read_ruleset,
 )
+from ansible_collections.m1038.appcontrol.plugins.module_utils._wazuh_content_state import ContentError, load_manifest
 from ansible_collections.m1038.appcontrol.plugins.module_utils._wazuh_preflight import parse_rules, summarize
 
 
@@ -144,7 +145,8 @@ def read_manager(home, state_dir):
     conf_path = os.path.join(home, "etc", "ossec.conf")
     if not os.path.isfile(conf_path):
         return result
-    text = _read_text(conf_path)
+    with open(conf_path, "rb") as handle:
+        text = decode_conf(handle.read())  # as wazuh_content reads it: bytes that are not UTF-8 are kept
     ruleset = read_ruleset(text, conf_path)
     result["installed"] = True
     result["ruleset"] = ruleset.as_dict()
@@ -154,10 +156,7 @@ def read_manager(home, state_dir):
         result["rule_files"][rel] = summarize(rules)
         result["rule_file_errors"].extend(str(f) for f in findings)
     result["lists_present"] = present_lists(home, ruleset)
-    manifest = os.path.join(state_dir, "managed.json")
-    if os.path.isfile(manifest):
-        with open(manifest, encoding="utf-8") as handle:
-            result["managed"] = sorted(json.load(handle).get("files", []))
+    result["managed"] = load_manifest(state_dir)["files"]
     return result
 
 
@@ -173,7 +172,7 @@ def main():
     state_dir = module.params["state_dir"] or os.path.join(home, "var", "m1038-appcontrol")
     try:
         result = read_manager(home, state_dir)
-    except OssecConfError as exc:
+    except (OssecConfError, ContentError) as exc:
         module.fail_json(msg=str(exc))
     except (OSError, ValueError) as exc:
         module.fail_json(msg=f"cannot read the Wazuh manager under {home}: {exc}")

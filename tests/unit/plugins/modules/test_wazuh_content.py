@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from ansible_collections.m1038.appcontrol.plugins.modules import wazuh_content
+from ansible_collections.m1038.appcontrol.plugins.module_utils._wazuh_content_state import ContentError
+from ansible_collections.m1038.appcontrol.plugins.modules import wazuh_content, wazuh_manager_info
 
 from .utils import AnsibleExitJson, AnsibleFailJson, set_module_args
 
@@ -235,3 +236,44 @@ def test_bad_modes_are_refused_before_anything_is_written(home, tmp_path, mode, 
         invoke(home, tmp_path, files=files_of("good"), mode=mode)
     assert tree(home) == before
     assert not (home / "var" / "m1038-appcontrol").exists()
+
+
+# -- issue 8, item 9: an ossec.conf that is not UTF-8 ---------------------------------------
+
+
+def latin1_conf(home):
+    """Put a Latin-1 byte (a user's 'é' in a comment) into ossec.conf, as os_xml happily reads it."""
+    conf = home / "etc" / "ossec.conf"
+    data = conf.read_bytes().replace(b"<!-- A user's setting", b"<!-- R\xe9glage d'un utilisateur. A user's setting")
+    conf.write_bytes(data)
+    return data
+
+
+def test_an_ossec_conf_that_is_not_utf8_is_edited_byte_for_byte(home, tmp_path):
+    before = latin1_conf(home)
+    info = wazuh_manager_info.read_manager(str(home), str(home / "var" / "m1038-appcontrol"))
+    assert info["installed"] is True
+    assert info["ruleset"]["lists"] == ["etc/lists/audit-keys", "etc/lists/security-eventchannel"]
+
+    result = invoke(home, tmp_path, files=files_of("good"), diff=True)
+    assert result["lists_registered"] == ["etc/lists/m1038-trusted-companies"]
+    after = (home / "etc" / "ossec.conf").read_bytes()
+    line = b"    <list>etc/lists/m1038-trusted-companies</list>\n"
+    assert after.replace(line, b"", 1) == before
+    assert b"R\xe9glage" in after
+    assert invoke(home, tmp_path, files=files_of("good"))["changed"] is False
+
+    restored = invoke(home, tmp_path, state="restored", backup=result["backup"])
+    assert "etc/ossec.conf" in restored["restored"]
+    assert (home / "etc" / "ossec.conf").read_bytes() == before
+
+
+def test_a_corrupt_manifest_is_named_in_the_error(home, tmp_path):
+    invoke(home, tmp_path, files=files_of("good"))
+    manifest = home / "var" / "m1038-appcontrol" / "managed.json"
+    manifest.write_bytes(b'{"files": ["etc/rules/x.xml"\xff')
+    with pytest.raises(AnsibleFailJson) as failure:
+        invoke(home, tmp_path, files=files_of("good"))
+    assert str(manifest) in failure.value.args[0]["msg"]
+    with pytest.raises(ContentError, match=re.escape(str(manifest))):
+        wazuh_manager_info.read_manager(str(home), str(home / "var" / "m1038-appcontrol"))

@@ -9,6 +9,7 @@ restore a backup exactly. The module itself only parses parameters and reports.
 
 from __future__ import annotations
 
+import difflib
 import grp
 import json
 import os
@@ -33,6 +34,7 @@ from ansible_collections.m1038.appcontrol.plugins.module_utils._wazuh_content_st
 __all__ = ["OSSEC_CONF", "PATH_RE", "ContentError", "Transaction", "parse_mode"]
 
 _OCTAL_RE = re.compile(r"0?[0-7]{1,4}|0o[0-7]{1,4}")
+_LIST_LINE_RE = re.compile(r"[ \t]*<list>etc/lists/[A-Za-z0-9][A-Za-z0-9._-]*</list>[ \t]*")
 
 
 def parse_mode(value):
@@ -55,6 +57,25 @@ def parse_mode(value):
     if mode & 0o002:
         raise ContentError(f"mode {shown} lets every user write the manager's rules and lists")
     return mode
+
+
+def conf_diff(before, after):
+    """A unified diff of the ossec.conf edit with no context lines: only the ``<list>`` lines added or removed.
+
+    ossec.conf holds secrets (cluster ``<key>``, integration ``<api_key>``, cloud wodle keys), and a diff
+    lives on in ``-vvv`` output, registered variables and AWX/ARA. Never return its text: any changed
+    line that is not one of our ``<list>`` lines (which cannot happen; edit_lists only touches those)
+    is withheld rather than shown.
+    """
+    lines = list(
+        difflib.unified_diff(
+            before.splitlines(keepends=True), after.splitlines(keepends=True), OSSEC_CONF, OSSEC_CONF, n=0
+        )
+    )
+    for line in lines[2:]:
+        if line[:1] in "+-" and not _LIST_LINE_RE.fullmatch(line[1:].rstrip("\r\n")):
+            return f"--- {OSSEC_CONF}\n+++ {OSSEC_CONF}\n(changed lines withheld: ossec.conf can hold secrets)\n"
+    return "".join(lines)
 
 
 def _ids(owner, group):
@@ -162,8 +183,7 @@ class Transaction:
                 {
                     "before_header": OSSEC_CONF,
                     "after_header": OSSEC_CONF,
-                    "before": plan["conf_before"],
-                    "after": plan["conf_after"],
+                    "prepared": conf_diff(plan["conf_before"], plan["conf_after"]),
                 }
             )
         return diffs

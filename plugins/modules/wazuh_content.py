@@ -28,7 +28,11 @@ attributes:
     description: Plans the whole change and reports it (with the diff); writes nothing and makes no backup.
   diff_mode:
     support: full
-    description: Shows each placed, replaced or removed file and the ossec.conf edit as before/after text.
+    description:
+      - Shows each placed, replaced or removed rule, decoder or list file as before/after text.
+      - The ossec.conf edit is shown as a unified diff of the C(<list>) lines added or removed, without context:
+        ossec.conf holds secrets (cluster key, integration API keys, cloud credentials), so none of its other
+        lines ever appear in the result.
 options:
   home:
     description: Wazuh installation directory.

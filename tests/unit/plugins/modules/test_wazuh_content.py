@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from ansible_collections.m1038.appcontrol.plugins.module_utils._wazuh_content import conf_diff
 from ansible_collections.m1038.appcontrol.plugins.module_utils._wazuh_content_state import ContentError
 from ansible_collections.m1038.appcontrol.plugins.modules import wazuh_content, wazuh_manager_info
 
@@ -277,3 +278,61 @@ def test_a_corrupt_manifest_is_named_in_the_error(home, tmp_path):
     assert str(manifest) in failure.value.args[0]["msg"]
     with pytest.raises(ContentError, match=re.escape(str(manifest))):
         wazuh_manager_info.read_manager(str(home), str(home / "var" / "m1038-appcontrol"))
+
+
+# -- issue 8, item 4: --diff must not return ossec.conf, which holds secrets -----------------
+
+SECRETS = {
+    "cluster key": "<key>c98b62a9b6169ac5f67dae55ae4a9088</key>",
+    "integration api_key": "<api_key>m1038-integration-api-key-0123456789</api_key>",
+    "aws secret": "<secret_key>m1038AwsSecretKeyValue/0123456789</secret_key>",
+}
+
+
+def conf_with_secrets(home):
+    conf = home / "etc" / "ossec.conf"
+    text = conf.read_text(encoding="utf-8").replace("<key></key>", SECRETS["cluster key"])
+    text += (
+        "\n<ossec_config>\n  <integration>\n    <name>custom-m1038</name>\n"
+        f"    {SECRETS['integration api_key']}\n  </integration>\n"
+        '  <wodle name="aws-s3">\n    <bucket type="cloudtrail">\n'
+        f"      <access_key>AKIAM1038EXAMPLE</access_key>\n      {SECRETS['aws secret']}\n"
+        "    </bucket>\n  </wodle>\n</ossec_config>\n"
+    )
+    conf.write_text(text, encoding="utf-8")
+
+
+def conf_entry(result):
+    (entry,) = [d for d in result["diff"] if d["after_header"] == "etc/ossec.conf"]
+    return entry
+
+
+def changed_lines(prepared):
+    return [line for line in prepared.splitlines() if line[:1] in "+-" and line[:3] not in ("+++", "---")]
+
+
+def test_the_ossec_conf_diff_holds_only_the_edited_list_lines(home, tmp_path):
+    conf_with_secrets(home)
+    for check in (True, False):
+        result = invoke(home, tmp_path, files=files_of("changed"), check=check, diff=True)
+        dumped = json.dumps(result)
+        for what, secret in SECRETS.items():
+            assert secret not in dumped, what
+        assert "AKIAM1038EXAMPLE" not in dumped
+        entry = conf_entry(result)
+        assert "before" not in entry and "after" not in entry
+        assert changed_lines(entry["prepared"]) == [
+            "+    <list>etc/lists/m1038-trusted-companies</list>",
+            "+    <list>etc/lists/m1038-trusted-paths</list>",
+        ]
+    removal = conf_entry(invoke(home, tmp_path, files=files_of("good"), diff=True))
+    assert changed_lines(removal["prepared"]) == ["-    <list>etc/lists/m1038-trusted-paths</list>"]
+    assert SECRETS["cluster key"] not in removal["prepared"]
+
+
+def test_conf_diff_withholds_any_line_that_is_not_one_of_our_list_lines():
+    before = "<ossec_config>\n  <cluster>\n    <key>previous-secret</key>\n  </cluster>\n</ossec_config>\n"
+    after = before.replace("<key>previous-secret</key>", "<key>new-secret</key>")
+    shown = conf_diff(before, after)
+    assert "previous-secret" not in shown and "new-secret" not in shown
+    assert "withheld" in shown

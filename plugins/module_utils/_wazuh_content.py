@@ -25,9 +25,11 @@ from ansible_collections.m1038.appcontrol.plugins.module_utils._wazuh_content_st
     MANIFEST,
     OSSEC_CONF,
     PATH_RE,
+    RECORD,
     ContentError,
-    load_json,
+    check_backup_dir,
     load_manifest,
+    load_record,
     read_bytes,
 )
 
@@ -272,9 +274,13 @@ class Transaction:
         return backup
 
     def restore(self, backup):
-        record = load_json(os.path.join(backup, "backup.json"))
-        if record is None:
-            raise ContentError(f"{backup} holds no backup.json: not a backup made by this module")
+        backup = check_backup_dir(self.state_dir, backup)
+        record = load_record(backup)
+        for entry in record["saved"]:
+            if not os.path.isfile(os.path.join(backup, "files", entry["path"])):
+                raise ContentError(
+                    f"{backup} lacks files/{entry['path']}, which its {RECORD} lists; nothing was restored"
+                )
         touched = []
         for rel in record["created"]:
             if os.path.lexists(self.abs(rel)):

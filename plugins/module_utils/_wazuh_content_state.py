@@ -12,8 +12,14 @@ from __future__ import annotations
 import json
 import os
 import re
+import stat
+
+from ansible_collections.m1038.appcontrol.plugins.module_utils._ossec_conf import LIST_NAME_RE
 
 MANIFEST = "managed.json"
+RECORD = "backup.json"
+# Backup directories: a UTC time stamp, then tempfile.mkdtemp's random suffix.
+BACKUP_NAME_RE = re.compile(r"[0-9]{8}T[0-9]{6}\.[0-9]{6}Z-[A-Za-z0-9_]+")
 OSSEC_CONF = "etc/ossec.conf"
 # What wazuh_content may place: relative to the Wazuh home, nothing outside these three directories.
 PATH_RE = re.compile(
@@ -45,6 +51,26 @@ def load_json(path):
         raise ContentError(f"{path} is not valid UTF-8 JSON ({exc}); it was not written by wazuh_content") from None
 
 
+def check_path(rel, where, *, conf=False):
+    """Refuse a stored path that the module would not accept as input (``conf``: ossec.conf allowed too)."""
+    if isinstance(rel, str) and (PATH_RE.fullmatch(rel) or (conf and rel == OSSEC_CONF)):
+        return rel
+    allowed = "etc/rules/*.xml, etc/decoders/*.xml, etc/lists/NAME" + (" or etc/ossec.conf" if conf else "")
+    raise ContentError(f"{where}: {rel!r} is not {allowed}; refusing to touch it")
+
+
+def check_manifest(data, where):
+    """A manifest (managed.json, or a backup's manifest_before) whose every entry is a path we may write."""
+    if not isinstance(data, dict) or not all(isinstance(data.get(key, []), list) for key in ("files", "lists")):
+        raise ContentError(f"{where}: expected {{'files': [...], 'lists': [...]}}, found {data!r}")
+    files = sorted(check_path(rel, where) for rel in data.get("files", []))
+    lists = data.get("lists", [])
+    for name in lists:
+        if not isinstance(name, str) or not LIST_NAME_RE.fullmatch(name):
+            raise ContentError(f"{where}: CDB list name {name!r} is not a plain file name; refusing to use it")
+    return {"files": files, "lists": sorted(lists)}
+
+
 def load_manifest(state_dir):
     """``{"files": [...], "lists": [...]}`` of the last run, each entry checked like the module's input."""
     path = os.path.join(state_dir, MANIFEST)
@@ -54,11 +80,62 @@ def load_manifest(state_dir):
     return check_manifest(data, path)
 
 
-def check_manifest(data, where):
+def check_state_dir(state_dir):
+    """Refuse a state directory someone other than root could have written: it says what to delete and restore."""
+    try:
+        st = os.stat(state_dir)
+    except FileNotFoundError:
+        return
+    if not stat.S_ISDIR(st.st_mode):
+        raise ContentError(f"{state_dir} is not a directory")
+    if st.st_uid not in (0, os.geteuid()):
+        raise ContentError(
+            f"{state_dir} is owned by uid {st.st_uid}, not root: refusing to trust the manifest and backups in it"
+        )
+    if st.st_mode & 0o022:
+        raise ContentError(
+            f"{state_dir} is writable by its group or by every user (mode 0o{stat.S_IMODE(st.st_mode):03o}): "
+            "refusing to trust the manifest and backups in it; make it root's alone (chmod 0700)"
+        )
+
+
+def backups_root(state_dir):
+    return os.path.join(state_dir, "backups")
+
+
+def check_backup_dir(state_dir, backup):
+    """The real path of ``backup`` when it is a backup directory directly under ``<state_dir>/backups``."""
+    root = os.path.realpath(backups_root(state_dir))
+    real = os.path.realpath(backup)
+    if os.path.dirname(real) != root or not BACKUP_NAME_RE.fullmatch(os.path.basename(real)):
+        raise ContentError(f"{backup} is not a backup directory of {root}: refusing to restore from it")
+    return real
+
+
+def load_record(backup):
+    """The checked backup.json of ``backup``: every path, owner and mode it holds is one we may write."""
+    path = os.path.join(backup, RECORD)
+    record = load_json(path)
+    if record is None:
+        raise ContentError(f"{backup} holds no {RECORD}: not a backup made by wazuh_content")
     if (
-        not isinstance(data, dict)
-        or not isinstance(data.get("files", []), list)
-        or not isinstance(data.get("lists", []), list)
+        not isinstance(record, dict)
+        or not isinstance(record.get("created"), list)
+        or not isinstance(record.get("saved"), list)
     ):
-        raise ContentError(f"{where}: expected {{'files': [...], 'lists': [...]}}, found {data!r}")
-    return {"files": sorted(data.get("files", [])), "lists": sorted(data.get("lists", []))}
+        raise ContentError(f"{path}: expected 'created' and 'saved' lists")
+    created = [check_path(rel, path) for rel in record["created"]]
+    saved = []
+    for entry in record["saved"]:
+        if not isinstance(entry, dict):
+            raise ContentError(f"{path}: saved entry {entry!r} is not a mapping")
+        rel = check_path(entry.get("path"), path, conf=True)
+        uid, gid, mode = (entry.get(key) for key in ("uid", "gid", "mode"))
+        if (
+            not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in (uid, gid, mode))
+            or mode > 0o7777
+        ):
+            raise ContentError(f"{path}: saved entry for {rel} has a bad owner, group or mode: {entry!r}")
+        saved.append({"path": rel, "uid": uid, "gid": gid, "mode": mode})
+    manifest = check_manifest(record.get("manifest_before", {}), f"{path} (manifest_before)")
+    return {**record, "created": created, "saved": saved, "manifest_before": manifest}

@@ -157,6 +157,7 @@ from ansible_collections.m1038.appcontrol.plugins.module_utils._wazuh_content im
     Transaction,
     parse_mode,
 )
+from ansible_collections.m1038.appcontrol.plugins.module_utils._wazuh_content_state import check_state_dir
 
 
 def main():
@@ -186,6 +187,10 @@ def main():
     p = module.params
     home = p["home"]
     state_dir = p["state_dir"] or os.path.join(home, "var", "m1038-appcontrol")
+    try:
+        check_state_dir(state_dir)
+    except ContentError as exc:
+        module.fail_json(msg=str(exc))
     tx = Transaction(module, home, state_dir)
     result = {
         "changed": False,

@@ -95,7 +95,11 @@ from ansible_collections.m1038.appcontrol.plugins.module_utils._ossec_conf impor
     read_cluster,
     read_ruleset,
 )
-from ansible_collections.m1038.appcontrol.plugins.module_utils._wazuh_content_state import ContentError, load_manifest
+from ansible_collections.m1038.appcontrol.plugins.module_utils._wazuh_content_state import (
+    ContentError,
+    check_state_dir,
+    load_manifest,
+)
 from ansible_collections.m1038.appcontrol.plugins.module_utils._wazuh_preflight import parse_rules, summarize
 
 
@@ -156,6 +160,7 @@ def read_manager(home, state_dir):
         result["rule_files"][rel] = summarize(rules)
         result["rule_file_errors"].extend(str(f) for f in findings)
     result["lists_present"] = present_lists(home, ruleset)
+    check_state_dir(state_dir)
     result["managed"] = load_manifest(state_dir)["files"]
     return result
 

@@ -199,7 +199,7 @@ def test_unknown_owner_and_bad_mode_are_refused(home, tmp_path):
 
 
 def test_restore_of_something_that_is_not_a_backup_fails(home, tmp_path):
-    with pytest.raises(AnsibleFailJson, match=r"holds no backup\.json"):
+    with pytest.raises(AnsibleFailJson, match="is not a backup directory of"):
         invoke(home, tmp_path, state="restored", backup=str(tmp_path))
 
 
@@ -336,3 +336,100 @@ def test_conf_diff_withholds_any_line_that_is_not_one_of_our_list_lines():
     shown = conf_diff(before, after)
     assert "previous-secret" not in shown and "new-secret" not in shown
     assert "withheld" in shown
+
+
+# -- issue 8, item 6: what the state directory says is checked like input -------------------
+
+
+def state_dir(home):
+    return home / "var" / "m1038-appcontrol"
+
+
+@pytest.mark.parametrize("entry", ["../victim", "ABSOLUTE", "etc/rules/../../../victim", "etc/ossec.conf"])
+def test_a_manifest_entry_outside_the_content_directories_is_refused(home, tmp_path, entry):
+    victim = tmp_path / "victim"
+    victim.write_text("not ours", encoding="utf-8")
+    invoke(home, tmp_path, files=files_of("good"))
+    entry = str(victim) if entry == "ABSOLUTE" else entry
+    manifest = state_dir(home) / "managed.json"
+    manifest.write_text(json.dumps({"files": [entry], "lists": []}), encoding="utf-8")
+    before = tree(home)
+    with pytest.raises(AnsibleFailJson) as failure:
+        invoke(home, tmp_path, files=files_of("changed"))
+    msg = failure.value.args[0]["msg"]
+    assert str(manifest) in msg and repr(entry) in msg, msg
+    assert victim.read_text(encoding="utf-8") == "not ours"
+    assert tree(home) == before
+    with pytest.raises(ContentError, match=re.escape(repr(entry))):
+        wazuh_manager_info.read_manager(str(home), str(state_dir(home)))
+
+
+def test_a_manifest_list_name_that_is_not_a_plain_name_is_refused(home, tmp_path):
+    invoke(home, tmp_path, files=files_of("good"))
+    manifest = state_dir(home) / "managed.json"
+    manifest.write_text(json.dumps({"files": [], "lists": ["../../etc/passwd"]}), encoding="utf-8")
+    with pytest.raises(AnsibleFailJson, match=re.escape("'../../etc/passwd'")):
+        invoke(home, tmp_path, files=files_of("good"))
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("created", ["../victim"]),
+        ("created", ["ABSOLUTE"]),
+        ("saved", [{"path": "etc/rules/../../../victim", "uid": 0, "gid": 0, "mode": 0o644}]),
+        ("saved", [{"path": "etc/ossec.conf", "uid": 0, "gid": 0, "mode": "0644"}]),
+        ("manifest_before", {"files": ["../victim"], "lists": []}),
+    ],
+)
+def test_a_tampered_backup_record_is_refused_before_anything_is_restored(home, tmp_path, field, value):
+    victim = tmp_path / "victim"
+    victim.write_text("not ours", encoding="utf-8")
+    invoke(home, tmp_path, files=files_of("good"))
+    changed = invoke(home, tmp_path, files=files_of("changed"))
+    record_path = Path(changed["backup"]) / "backup.json"
+    record = json.loads(record_path.read_text(encoding="utf-8"))
+    if value == ["ABSOLUTE"]:
+        value = [str(victim)]
+    record[field] = value
+    record_path.write_text(json.dumps(record), encoding="utf-8")
+    before = tree(home)
+    with pytest.raises(AnsibleFailJson) as failure:
+        invoke(home, tmp_path, state="restored", backup=changed["backup"])
+    assert str(record_path) in failure.value.args[0]["msg"]
+    assert victim.read_text(encoding="utf-8") == "not ours"
+    assert tree(home) == before
+
+
+def test_restore_refuses_a_backup_outside_the_state_directory(home, tmp_path):
+    invoke(home, tmp_path, files=files_of("good"))
+    changed = invoke(home, tmp_path, files=files_of("changed"))
+    elsewhere = tmp_path / "elsewhere"
+    shutil.copytree(changed["backup"], elsewhere)
+    before = tree(home)
+    with pytest.raises(AnsibleFailJson, match="is not a backup directory of"):
+        invoke(home, tmp_path, state="restored", backup=str(elsewhere))
+    with pytest.raises(AnsibleFailJson, match="is not a backup directory of"):
+        invoke(
+            home, tmp_path, state="restored", backup=str(state_dir(home) / "backups" / ".." / "backups" / "x" / "..")
+        )
+    assert tree(home) == before
+
+
+@pytest.mark.parametrize("mode", [0o777, 0o770, 0o702])
+def test_a_state_directory_others_can_write_is_refused(home, tmp_path, mode):
+    invoke(home, tmp_path, files=files_of("good"))
+    state_dir(home).chmod(mode)
+    with pytest.raises(AnsibleFailJson, match=re.escape(f"{state_dir(home)} is writable by")):
+        invoke(home, tmp_path, files=files_of("changed"))
+    with pytest.raises(ContentError, match="is writable by"):
+        wazuh_manager_info.read_manager(str(home), str(state_dir(home)))
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to give the directory to another user")
+def test_a_state_directory_owned_by_another_user_is_refused(home, tmp_path):
+    invoke(home, tmp_path, files=files_of("good"))
+    nobody = pwd.getpwnam("nobody").pw_uid
+    os.chown(state_dir(home), nobody, -1)
+    with pytest.raises(AnsibleFailJson, match=re.escape(f"{state_dir(home)} is owned by uid {nobody}")):
+        invoke(home, tmp_path, files=files_of("changed"))

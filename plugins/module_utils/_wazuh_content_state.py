@@ -9,15 +9,18 @@ names the file it comes from.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
 import stat
+import time
 
 from ansible_collections.m1038.appcontrol.plugins.module_utils._ossec_conf import LIST_NAME_RE
 
 MANIFEST = "managed.json"
 RECORD = "backup.json"
+LOCK = "lock"
 # Backup directories: a UTC time stamp, then tempfile.mkdtemp's random suffix.
 BACKUP_NAME_RE = re.compile(r"[0-9]{8}T[0-9]{6}\.[0-9]{6}Z-[A-Za-z0-9_]+")
 OSSEC_CONF = "etc/ossec.conf"
@@ -139,3 +142,52 @@ def load_record(backup):
         saved.append({"path": rel, "uid": uid, "gid": gid, "mode": mode})
     manifest = check_manifest(record.get("manifest_before", {}), f"{path} (manifest_before)")
     return {**record, "created": created, "saved": saved, "manifest_before": manifest}
+
+
+class StateLock:
+    """``flock`` on ``<state_dir>/lock`` for a whole run, so two runs never interleave.
+
+    Exclusive for a run that may write; shared for check mode, which then reads a state no run is
+    halfway through. Check mode never creates the lock file (nor the directory): with no lock file,
+    no run has ever written here. Waits up to ``timeout`` seconds, then fails naming the holder.
+    """
+
+    def __init__(self, state_dir, timeout, *, shared=False):
+        self.path = os.path.join(state_dir, LOCK)
+        self.timeout = timeout
+        self.shared = shared
+        self.fd = None
+
+    def __enter__(self):
+        if self.shared:
+            try:
+                self.fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
+            except FileNotFoundError:
+                return self
+        else:
+            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        deadline = time.monotonic() + self.timeout
+        mode = (fcntl.LOCK_SH if self.shared else fcntl.LOCK_EX) | fcntl.LOCK_NB
+        while True:
+            try:
+                fcntl.flock(self.fd, mode)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    holder = (read_bytes(self.path) or b"").decode("ascii", "replace").strip()
+                    os.close(self.fd)
+                    self.fd = None
+                    raise ContentError(
+                        f"another run holds {self.path}{f' (pid {holder})' if holder else ''}; waited {self.timeout}s. "
+                        "Two runs at once would overwrite each other's edits: try again when it has finished"
+                    ) from None
+                time.sleep(0.2)
+        if not self.shared:
+            os.ftruncate(self.fd, 0)
+            os.write(self.fd, f"{os.getpid()}\n".encode())
+        return self
+
+    def __exit__(self, *exc):
+        if self.fd is not None:
+            os.close(self.fd)  # closing the descriptor releases the lock
+            self.fd = None

@@ -92,6 +92,13 @@ options:
   backup:
     description: Backup directory returned by an earlier C(state=present) run. Required with O(state=restored).
     type: path
+  lock_timeout:
+    description:
+      - Seconds to wait for another run on the same O(state_dir) to finish. Every run holds a lock on
+        C(<state_dir>/lock) from its first read of ossec.conf to its last write (a shared one in check mode),
+        so two runs never overwrite each other's edits, manifest or backups.
+    type: int
+    default: 120
 author:
   - m1038.appcontrol contributors (@m1038-appcontrol)
 """
@@ -147,6 +154,7 @@ restored:
   elements: str
 """
 
+import contextlib
 import os
 
 from ansible.module_utils.basic import AnsibleModule
@@ -157,7 +165,39 @@ from ansible_collections.m1038.appcontrol.plugins.module_utils._wazuh_content im
     Transaction,
     parse_mode,
 )
-from ansible_collections.m1038.appcontrol.plugins.module_utils._wazuh_content_state import check_state_dir
+from ansible_collections.m1038.appcontrol.plugins.module_utils._wazuh_content_state import StateLock, check_state_dir
+
+EMPTY = {"created": [], "updated": [], "removed": [], "lists_registered": [], "lists_unregistered": [], "backup": ""}
+
+
+def restored(module, tx, backup):
+    if module.check_mode:
+        return {**EMPTY, "changed": True, "restored": []}
+    try:
+        touched = tx.restore(backup)
+    except (ContentError, OSError, ValueError) as exc:
+        module.fail_json(msg=f"restoring {backup} failed: {exc}")
+    return {**EMPTY, "changed": bool(touched), "restored": touched, "backup": backup}
+
+
+def present(module, tx, p, mode):
+    try:
+        plan = tx.plan(p["files"], p["owner"], p["group"], mode, p["register_lists"])
+    except (ContentError, OssecConfError, OSError, ValueError) as exc:
+        module.fail_json(msg=str(exc))
+    result = {
+        **EMPTY,
+        "changed": plan["changed"],
+        **{key: plan[key] for key in ("created", "updated", "removed", "lists_registered", "lists_unregistered")},
+    }
+    if module._diff and plan["changed"]:
+        result["diff"] = tx.diff(plan)
+    if plan["changed"] and not module.check_mode:
+        try:
+            result["backup"] = tx.apply(plan, p["keep_backups"])
+        except (ContentError, OSError) as exc:
+            module.fail_json(msg=str(exc), **{k: v for k, v in result.items() if k != "changed"})
+    return result
 
 
 def main():
@@ -180,6 +220,7 @@ def main():
             "keep_backups": {"type": "int", "default": 5},
             "state": {"type": "str", "choices": ["present", "restored"], "default": "present"},
             "backup": {"type": "path"},
+            "lock_timeout": {"type": "int", "default": 120},
         },
         required_if=[("state", "present", ("files",)), ("state", "restored", ("backup",))],
         supports_check_mode=True,
@@ -189,54 +230,21 @@ def main():
     state_dir = p["state_dir"] or os.path.join(home, "var", "m1038-appcontrol")
     try:
         check_state_dir(state_dir)
-    except ContentError as exc:
-        module.fail_json(msg=str(exc))
-    tx = Transaction(module, home, state_dir)
-    result = {
-        "changed": False,
-        "created": [],
-        "updated": [],
-        "removed": [],
-        "lists_registered": [],
-        "lists_unregistered": [],
-        "backup": "",
-    }
-
-    if p["state"] == "restored":
-        if module.check_mode:
-            module.exit_json(changed=True, restored=[], **{k: v for k, v in result.items() if k != "changed"})
-        try:
-            touched = tx.restore(p["backup"])
-        except (ContentError, OSError, ValueError) as exc:
-            module.fail_json(msg=f"restoring {p['backup']} failed: {exc}")
-        result.update(changed=bool(touched), restored=touched, backup=p["backup"])
-        module.exit_json(**result)
-
-    try:
-        mode = parse_mode(p["mode"])
+        mode = parse_mode(p["mode"]) if p["state"] == "present" else None
     except ContentError as exc:
         module.fail_json(msg=str(exc))
     if p["keep_backups"] < 1:
         module.fail_json(msg=f"keep_backups must be at least 1, got {p['keep_backups']}")
+    tx = Transaction(module, home, state_dir)
     try:
-        plan = tx.plan(p["files"], p["owner"], p["group"], mode, p["register_lists"])
-    except (ContentError, OssecConfError, OSError, ValueError) as exc:
+        if p["state"] == "present" and not module.check_mode:
+            os.makedirs(state_dir, mode=0o700, exist_ok=True)
+        # One run at a time, from the first read of ossec.conf to the last write (shared in check mode).
+        lock = StateLock(state_dir, p["lock_timeout"], shared=module.check_mode)
+        with lock if os.path.isdir(state_dir) else contextlib.nullcontext():
+            result = restored(module, tx, p["backup"]) if p["state"] == "restored" else present(module, tx, p, mode)
+    except (ContentError, OSError) as exc:
         module.fail_json(msg=str(exc))
-    result.update(
-        changed=plan["changed"],
-        created=plan["created"],
-        updated=plan["updated"],
-        removed=plan["removed"],
-        lists_registered=plan["lists_registered"],
-        lists_unregistered=plan["lists_unregistered"],
-    )
-    if module._diff and plan["changed"]:
-        result["diff"] = tx.diff(plan)
-    if plan["changed"] and not module.check_mode:
-        try:
-            result["backup"] = tx.apply(plan, p["keep_backups"])
-        except (ContentError, OSError) as exc:
-            module.fail_json(msg=str(exc), **{k: v for k, v in result.items() if k != "changed"})
     module.exit_json(**result)
 
 

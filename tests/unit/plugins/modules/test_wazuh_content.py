@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import grp
 import json
 import os
@@ -9,6 +10,7 @@ import pwd
 import re
 import shutil
 import stat
+import time
 from pathlib import Path
 
 import pytest
@@ -433,3 +435,52 @@ def test_a_state_directory_owned_by_another_user_is_refused(home, tmp_path):
     os.chown(state_dir(home), nobody, -1)
     with pytest.raises(AnsibleFailJson, match=re.escape(f"{state_dir(home)} is owned by uid {nobody}")):
         invoke(home, tmp_path, files=files_of("changed"))
+
+
+# -- issue 8, item 7: one run at a time, and ossec.conf read under the lock ------------------
+
+
+def hold_lock(home):
+    fd = os.open(state_dir(home) / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    return fd
+
+
+def test_a_second_run_waits_for_the_first_and_reads_ossec_conf_after_it(home, tmp_path):
+    invoke(home, tmp_path, files=files_of("good"))
+    fd = hold_lock(home)  # "the first run", in the middle of its transaction
+    child = os.fork()
+    if child == 0:  # the second run
+        try:
+            code = 0 if invoke(home, tmp_path, files=files_of("changed"))["changed"] else 3
+        except BaseException:
+            code = 4
+        os._exit(code)
+    try:
+        time.sleep(1.5)
+        assert not (home / "etc" / "lists" / "m1038-trusted-paths").exists(), "the second run did not wait"
+        conf = home / "etc" / "ossec.conf"
+        text = conf.read_text(encoding="utf-8")
+        conf.write_text(text.replace("  </ruleset>", "    <list>etc/lists/first-run</list>\n  </ruleset>", 1))
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+        _, status = os.waitpid(child, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
+    text = (home / "etc" / "ossec.conf").read_text(encoding="utf-8")
+    assert "<list>etc/lists/first-run</list>" in text, "the first run's edit was lost"
+    assert "<list>etc/lists/m1038-trusted-paths</list>" in text
+
+
+@pytest.mark.parametrize("params", [{}, {"check": True}, {"state": "restored"}], ids=["apply", "check", "restore"])
+def test_a_run_that_cannot_get_the_lock_in_time_fails_saying_so_and_changes_nothing(home, tmp_path, params):
+    first = invoke(home, tmp_path, files=files_of("good"))
+    params = {**params, "backup": first["backup"]} if params.get("state") else {**params, "files": files_of("changed")}
+    before = tree(home)
+    fd = hold_lock(home)
+    try:
+        with pytest.raises(AnsibleFailJson, match=re.escape(f"another run holds {state_dir(home) / 'lock'}")):
+            invoke(home, tmp_path, lock_timeout=1, **params)
+    finally:
+        os.close(fd)
+    assert tree(home) == before

@@ -3,15 +3,16 @@
 """Transactional placement of rendered Wazuh content under a manager's home (private helper).
 
 Used by the wazuh_content module, which runs on the manager: plan what changes, write every
-file atomically after a backup, edit ossec.conf's <ruleset><list> entries surgically, and
-restore a backup exactly. The module itself only parses parameters and reports.
+file atomically after a complete backup, edit ossec.conf's <ruleset><list> entries surgically,
+and restore a backup exactly. A run killed between two writes leaves its backup ``open``; the
+next run undoes it before anything else. The state directory (manifest, backups, lock) is
+handled by ``_wazuh_content_state``; the module itself only parses parameters and reports.
 """
 
 from __future__ import annotations
 
 import difflib
 import grp
-import json
 import os
 import pwd
 import re
@@ -22,15 +23,26 @@ import time
 
 from ansible_collections.m1038.appcontrol.plugins.module_utils._ossec_conf import decode_conf, edit_lists, encode_conf
 from ansible_collections.m1038.appcontrol.plugins.module_utils._wazuh_content_state import (
+    COMMITTED,
     MANIFEST,
+    OPEN,
     OSSEC_CONF,
     PATH_RE,
     RECORD,
+    ROLLED_BACK,
+    TEMP_PREFIX,
     ContentError,
+    backups_root,
     check_backup_dir,
+    copy_durable,
+    fsync_dir,
+    list_backups,
     load_manifest,
-    load_record,
+    make_dirs_durable,
     read_bytes,
+    set_status,
+    write_durable,
+    write_state_file,
 )
 
 __all__ = ["OSSEC_CONF", "PATH_RE", "ContentError", "Transaction", "parse_mode"]
@@ -93,7 +105,13 @@ def _ids(owner, group):
 
 
 class Transaction:
-    """Plan, apply and undo one content change under a Wazuh home."""
+    """Plan, apply and undo one content change under a Wazuh home.
+
+    ``apply`` order, each step durable before the next: backup complete (record ``open``) ->
+    content files -> removals -> ossec.conf -> manifest -> record ``committed`` -> prune old
+    backups. A failure in between undoes the change at once; a kill leaves the record ``open``
+    for ``recover`` in the next run.
+    """
 
     def __init__(self, module, home, state_dir):
         self.module = module
@@ -190,58 +208,85 @@ class Transaction:
             )
         return diffs
 
-    # -- backups ----------------------------------------------------------------------------
-    def _prune_backups(self, keep):
-        root = os.path.join(self.state_dir, "backups")
-        if not os.path.isdir(root):
-            return
-        names = sorted(n for n in os.listdir(root) if os.path.isdir(os.path.join(root, n)))
-        for name in names[: max(len(names) - max(keep - 1, 0), 0)]:
-            shutil.rmtree(os.path.join(root, name))
+    # -- recovery ---------------------------------------------------------------------------
+    def interrupted(self):
+        """Backups left ``open`` by a run that was killed between two writes (newest first)."""
+        return [b for b in reversed(list_backups(self.state_dir)) if b.status == OPEN]
 
-    def _make_backup(self, plan, keep):
-        self._prune_backups(keep)
-        root = os.path.join(self.state_dir, "backups")
-        os.makedirs(root, mode=0o700, exist_ok=True)
-        os.chmod(self.state_dir, 0o700)
+    def recover(self):
+        """Undo what a killed run left half-done, before anything else; return the backups rolled back.
+
+        Also removes backup directories that never got their backup.json (a copy interrupted before
+        any live file was touched) and temporary files of interrupted writes.
+        """
+        self._remove_temporary_files()
+        recovered = []
+        for backup in self.interrupted():
+            try:
+                self._undo(backup.path, backup.record)
+                set_status(self.module, backup.path, backup.record, ROLLED_BACK)
+            except (ContentError, OSError) as exc:
+                raise ContentError(
+                    f"a run was interrupted while it changed the content; restoring its backup {backup.path} "
+                    f"failed ({exc}), so nothing else was done. Put the files listed in {RECORD} back by hand "
+                    "or restore the backup, then run again"
+                ) from exc
+            recovered.append(backup.path)
+        for backup in list_backups(self.state_dir):
+            if backup.record is None:
+                shutil.rmtree(backup.path)
+        return recovered
+
+    def _remove_temporary_files(self):
+        for directory in ("etc", "etc/rules", "etc/decoders", "etc/lists"):
+            path = self.abs(directory)
+            if not os.path.isdir(path):
+                continue
+            for name in os.listdir(path):
+                if name.startswith(TEMP_PREFIX) and os.path.isfile(os.path.join(path, name)):
+                    os.unlink(os.path.join(path, name))
+
+    # -- backups ----------------------------------------------------------------------------
+    def _make_backup(self, plan):
+        """Copy what the change replaces into a new backup directory; it exists whole, or not at all."""
+        root = backups_root(self.state_dir)
+        make_dirs_durable(root, self.state_dir)
         now = time.time()
         stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now)) + f".{int(now % 1 * 1e6):06d}Z-"
         backup = tempfile.mkdtemp(prefix=stamp, dir=root)
-        os.makedirs(os.path.join(backup, "files"), mode=0o700)
-        saved = []
-        for rel in sorted(set(plan["updated"]) | set(plan["removed"]) | {OSSEC_CONF}):
-            src = self.abs(rel)
-            st = os.lstat(src)
-            target = os.path.join(backup, "files", rel)
-            os.makedirs(os.path.dirname(target), mode=0o700, exist_ok=True)
-            shutil.copy2(src, target)
-            saved.append({"path": rel, "uid": st.st_uid, "gid": st.st_gid, "mode": stat.S_IMODE(st.st_mode)})
-        record = {
-            "created": plan["created"],
-            "saved": saved,
-            "manifest_before": plan["manifest_before"],
-            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        }
-        self._write_file(os.path.join(backup, "backup.json"), json.dumps(record, indent=2).encode("utf-8"), 0, 0, 0o600)
-        return backup
+        try:
+            saved = []
+            for rel in sorted(set(plan["updated"]) | set(plan["removed"]) | {OSSEC_CONF}):
+                src = self.abs(rel)
+                st = os.lstat(src)
+                target = os.path.join(backup, "files", rel)
+                make_dirs_durable(os.path.dirname(target), backup)
+                copy_durable(src, target)
+                saved.append({"path": rel, "uid": st.st_uid, "gid": st.st_gid, "mode": stat.S_IMODE(st.st_mode)})
+            record = {
+                "status": OPEN,
+                "created": plan["created"],
+                "saved": saved,
+                "manifest_before": plan["manifest_before"],
+                "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now)),
+            }
+            write_state_file(self.module, os.path.join(backup, RECORD), record)
+            fsync_dir(root)
+        except (OSError, ContentError) as exc:
+            shutil.rmtree(backup, ignore_errors=True)
+            raise ContentError(f"could not make the backup in {root} ({exc}); nothing was changed") from exc
+        return backup, record
+
+    def _prune(self, keep, protect=()):
+        """Keep the newest ``keep`` complete backups (and any in ``protect``); runs after a commit."""
+        complete = [b for b in list_backups(self.state_dir) if b.record is not None]
+        for backup in complete[: max(len(complete) - keep, 0)]:
+            if backup.name not in protect:
+                shutil.rmtree(backup.path)
 
     # -- writing ----------------------------------------------------------------------------
     def _write_file(self, dest, data, uid, gid, mode):
-        """Write ``data`` to a temporary file, set its attributes, then rename it over ``dest``."""
-        fd, tmp = _mkstemp(self.module.tmpdir)
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chown(tmp, uid, gid)
-            os.chmod(tmp, mode)
-            self.module.atomic_move(tmp, dest, unsafe_writes=False)
-            os.chown(dest, uid, gid)
-            os.chmod(dest, mode)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        write_durable(self.module, dest, data, owner=(uid, gid), mode=mode)
 
     def _write_conf(self, text):
         dest = self.abs(OSSEC_CONF)
@@ -249,67 +294,82 @@ class Transaction:
         self._write_file(dest, encode_conf(text), st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode))
 
     def _write_manifest(self, manifest):
-        os.makedirs(self.state_dir, mode=0o700, exist_ok=True)
-        self._write_file(
-            os.path.join(self.state_dir, MANIFEST), json.dumps(manifest, indent=2).encode("utf-8"), 0, 0, 0o600
-        )
+        write_state_file(self.module, os.path.join(self.state_dir, MANIFEST), manifest)
+
+    def _unlink(self, rel):
+        os.unlink(self.abs(rel))
+        fsync_dir(os.path.dirname(self.abs(rel)))
 
     def apply(self, plan, keep):
-        backup = self._make_backup(plan, keep)
+        backup, record = self._make_backup(plan)
         try:
             for rel in plan["updated"] + plan["created"]:
-                data = plan["desired"][rel]
-                self._write_file(self.abs(rel), data, plan["uid"], plan["gid"], plan["mode"])
+                self._write_file(self.abs(rel), plan["desired"][rel], plan["uid"], plan["gid"], plan["mode"])
             for rel in plan["removed"]:
-                os.unlink(self.abs(rel))
+                self._unlink(rel)
             if plan["conf_after"] != plan["conf_before"]:
                 self._write_conf(plan["conf_after"])
             self._write_manifest(plan["manifest_after"])
-        except Exception as exc:
+            set_status(self.module, backup, record, COMMITTED)
+        except Exception as exc:  # a kill (or Ctrl-C) skips this: the record stays open for the next run
             try:
-                self.restore(backup)
+                self._undo(backup, record)
+                set_status(self.module, backup, record, ROLLED_BACK)
             except Exception as undo_exc:
                 raise ContentError(f"writing failed ({exc}) and restoring {backup} failed too ({undo_exc})") from exc
             raise ContentError(f"writing failed ({exc}); the previous files were restored from {backup}") from exc
+        try:
+            self._prune(keep, protect={os.path.basename(backup)})
+        except OSError as exc:
+            self.module.warn(
+                f"the change is in place, but removing old backups under {backups_root(self.state_dir)} failed: {exc}"
+            )
         return backup
 
+    # -- restoring --------------------------------------------------------------------------
     def restore(self, backup):
+        """Return to the state before ``backup``: undo every later committed change, newest first, then it."""
         backup = check_backup_dir(self.state_dir, backup)
-        record = load_record(backup)
-        for entry in record["saved"]:
-            if not os.path.isfile(os.path.join(backup, "files", entry["path"])):
-                raise ContentError(
-                    f"{backup} lacks files/{entry['path']}, which its {RECORD} lists; nothing was restored"
-                )
+        name = os.path.basename(backup)
+        found = {b.name: b for b in list_backups(self.state_dir)}
+        if name not in found or found[name].record is None:
+            raise ContentError(f"{backup} holds no {RECORD}: not a backup made by wazuh_content")
+        chain = [b for b in found.values() if b.name > name and b.status == COMMITTED]
+        chain = [*sorted(chain, key=lambda b: b.name, reverse=True), found[name]]
+        for item in chain:
+            for entry in item.record["saved"]:
+                if not os.path.isfile(os.path.join(item.path, "files", entry["path"])):
+                    missing = f"files/{entry['path']}"
+                    raise ContentError(f"{item.path} lacks {missing}, which its {RECORD} lists; nothing was restored")
+        touched = []
+        for item in chain:
+            touched.extend(self._undo(item.path, item.record))
+            set_status(self.module, item.path, item.record, ROLLED_BACK)
+        return sorted(set(touched))
+
+    def _undo(self, backup, record):
+        """Put back what ``record`` saved and delete what its run created; return the paths touched."""
         touched = []
         for rel in record["created"]:
             if os.path.lexists(self.abs(rel)):
-                os.unlink(self.abs(rel))
+                self._unlink(rel)
                 touched.append(rel)
         for entry in record["saved"]:
             rel = entry["path"]
             data = read_bytes(os.path.join(backup, "files", rel))
+            if data is None:
+                raise ContentError(f"{backup} lacks files/{rel}, which its {RECORD} lists")
             dest = self.abs(rel)
             current = read_bytes(dest)
             st = os.stat(dest) if current is not None else None
             same = (
                 current == data
                 and st is not None
-                and (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode))
-                == (
-                    entry["uid"],
-                    entry["gid"],
-                    entry["mode"],
-                )
+                and (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == (entry["uid"], entry["gid"], entry["mode"])
             )
             if not same:
                 self._write_file(dest, data, entry["uid"], entry["gid"], entry["mode"])
                 touched.append(rel)
-        manifest = record["manifest_before"]
-        if load_manifest(self.state_dir) != manifest:
-            self._write_manifest(manifest)
+        if load_manifest(self.state_dir) != record["manifest_before"]:
+            self._write_manifest(record["manifest_before"])
         return touched
-
-
-def _mkstemp(directory):
-    return tempfile.mkstemp(prefix=".m1038-", dir=directory)

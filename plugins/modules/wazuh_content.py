@@ -152,6 +152,13 @@ restored:
   returned: when state is restored
   type: list
   elements: str
+recovered:
+  description:
+    - Backups of earlier runs that were killed between two writes (their record still C(open)), rolled back
+      before this run did anything else. Empty in check mode, which only warns about them.
+  returned: always
+  type: list
+  elements: str
 """
 
 import contextlib
@@ -168,6 +175,24 @@ from ansible_collections.m1038.appcontrol.plugins.module_utils._wazuh_content im
 from ansible_collections.m1038.appcontrol.plugins.module_utils._wazuh_content_state import StateLock, check_state_dir
 
 EMPTY = {"created": [], "updated": [], "removed": [], "lists_registered": [], "lists_unregistered": [], "backup": ""}
+
+
+def recover(module, tx):
+    """Undo what a killed run left half-done, before anything else (check mode only says so)."""
+    if not os.path.isdir(tx.state_dir):
+        return []
+    if module.check_mode:
+        for backup in tx.interrupted():
+            module.warn(
+                f"a run was interrupted while it changed the content (backup {backup.path} is still open): the next "
+                "run that is not in check mode restores it first, so it is rolled back first; this check compares "
+                "against the half-written files"
+            )
+        return []
+    recovered = tx.recover()
+    for path in recovered:
+        module.warn(f"a run was interrupted while it changed the content; its change was rolled back from {path}")
+    return recovered
 
 
 def restored(module, tx, backup):
@@ -242,7 +267,10 @@ def main():
         # One run at a time, from the first read of ossec.conf to the last write (shared in check mode).
         lock = StateLock(state_dir, p["lock_timeout"], shared=module.check_mode)
         with lock if os.path.isdir(state_dir) else contextlib.nullcontext():
+            recovered = recover(module, tx)
             result = restored(module, tx, p["backup"]) if p["state"] == "restored" else present(module, tx, p, mode)
+            result["recovered"] = recovered
+            result["changed"] = result["changed"] or bool(recovered)
     except (ContentError, OSError) as exc:
         module.fail_json(msg=str(exc))
     module.exit_json(**result)

@@ -9,11 +9,13 @@ import os
 import pwd
 import re
 import shutil
+import signal
 import stat
 import time
 from pathlib import Path
 
 import pytest
+from ansible.module_utils import basic
 
 from ansible_collections.m1038.appcontrol.plugins.module_utils._wazuh_content import conf_diff
 from ansible_collections.m1038.appcontrol.plugins.module_utils._wazuh_content_state import ContentError
@@ -484,3 +486,149 @@ def test_a_run_that_cannot_get_the_lock_in_time_fails_saying_so_and_changes_noth
     finally:
         os.close(fd)
     assert tree(home) == before
+
+
+# -- issue 8, item 8: prune only after the new backup is complete ----------------------------
+
+
+def backups(home):
+    root = state_dir(home) / "backups"
+    return sorted(p.name for p in root.iterdir()) if root.is_dir() else []
+
+
+def test_a_backup_that_cannot_be_completed_prunes_nothing_and_leaves_nothing(home, tmp_path, monkeypatch):
+    for name in ("good", "changed", "good"):
+        invoke(home, tmp_path, files=files_of(name), keep_backups=2)
+    kept = backups(home)
+    assert len(kept) == 2
+    before = tree(home)
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(shutil, "copy2", disk_full)
+    with pytest.raises(AnsibleFailJson, match="No space left on device"):
+        invoke(home, tmp_path, files=files_of("changed"), keep_backups=2)
+    assert backups(home) == kept, "old backups were pruned for a backup that never completed"
+    assert tree(home) == before
+
+
+def test_directories_without_backup_json_are_not_counted_and_are_removed(home, tmp_path):
+    invoke(home, tmp_path, files=files_of("good"), keep_backups=2)
+    invoke(home, tmp_path, files=files_of("changed"), keep_backups=2)
+    partial = state_dir(home) / "backups" / "29991231T235959.999999Z-partial"  # sorts after every real one
+    (partial / "files" / "etc").mkdir(parents=True)
+    (partial / "files" / "etc" / "ossec.conf").write_text("half a copy", encoding="utf-8")
+    third = invoke(home, tmp_path, files=files_of("good"), keep_backups=2)
+    assert not partial.exists()
+    names = backups(home)
+    assert len(names) == 2
+    assert Path(third["backup"]).name in names
+    assert all((state_dir(home) / "backups" / n / "backup.json").is_file() for n in names)
+
+
+# -- issue 8, item 3: a run killed mid-deploy is rolled back by the next run -----------------
+
+
+def run_killed_after_first_content_write(home, tmp_path, name):
+    """Run the module in a child process that SIGKILLs itself right after its first rule/list file lands."""
+    child = os.fork()
+    if child == 0:
+        real_rename = os.rename
+
+        def rename_then_die(src, dst, *args, **kwargs):
+            real_rename(src, dst, *args, **kwargs)
+            if os.fsdecode(dst).startswith((str(home / "etc" / "lists"), str(home / "etc" / "rules"))):
+                os.kill(os.getpid(), signal.SIGKILL)
+
+        os.rename = rename_then_die
+        try:
+            invoke(home, tmp_path, files=files_of(name))
+        finally:
+            os._exit(0)
+    _, status = os.waitpid(child, 0)
+    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL, status
+
+
+def test_the_next_run_rolls_back_a_run_killed_between_writes_before_anything_else(home, tmp_path):
+    invoke(home, tmp_path, files=files_of("good"))
+    good = tree(home)
+    good_manifest = (state_dir(home) / "managed.json").read_bytes()
+    run_killed_after_first_content_write(home, tmp_path, "changed")
+    assert tree(home) != good, "the kill should have left a half-applied change"
+
+    result = invoke(home, tmp_path, files=files_of("changed"))
+    (recovered,) = result["recovered"]
+    assert json.loads((Path(recovered) / "backup.json").read_text(encoding="utf-8"))["status"] == "rolled back"
+    assert result["changed"] is True
+    assert result["updated"] == ["etc/lists/m1038-trusted-companies"]
+    # The new backup holds the good files, not the half-written ones: restoring it is the good state exactly.
+    invoke(home, tmp_path, state="restored", backup=result["backup"])
+    assert tree(home) == good
+    assert (state_dir(home) / "managed.json").read_bytes() == good_manifest
+
+
+def test_check_mode_after_a_killed_run_warns_and_changes_nothing(home, tmp_path, monkeypatch):
+    invoke(home, tmp_path, files=files_of("good"))
+    run_killed_after_first_content_write(home, tmp_path, "changed")
+    before = tree(home)
+    warnings = []
+    monkeypatch.setattr(basic.AnsibleModule, "warn", lambda self, msg: warnings.append(msg))
+    result = invoke(home, tmp_path, files=files_of("changed"), check=True)
+    assert result["recovered"] == []
+    assert any("interrupted" in w and "rolled back first" in w for w in warnings), warnings
+    assert tree(home) == before
+
+
+def test_an_interrupted_run_that_cannot_be_rolled_back_stops_the_next_one(home, tmp_path):
+    invoke(home, tmp_path, files=files_of("good"))
+    run_killed_after_first_content_write(home, tmp_path, "changed")
+    (open_backup,) = [
+        n for n in backups(home) if "open" in (state_dir(home) / "backups" / n / "backup.json").read_text()
+    ]
+    shutil.rmtree(state_dir(home) / "backups" / open_backup / "files")
+    before = tree(home)
+    with pytest.raises(AnsibleFailJson) as failure:
+        invoke(home, tmp_path, files=files_of("changed"))
+    msg = failure.value.args[0]["msg"]
+    assert "was interrupted" in msg and open_backup in msg and "nothing else was done" in msg, msg
+    assert tree(home) == before
+
+
+def test_everything_in_a_backup_is_on_disk_before_the_first_live_file_is_replaced(home, tmp_path, monkeypatch):
+    """fsync where it matters: each copy, backup.json and their directories, before the first rename under etc/."""
+    invoke(home, tmp_path, files=files_of("good"))
+    events = []
+    real_fsync, real_rename = os.fsync, os.rename
+
+    def fsync(fd):
+        events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}")))
+        return real_fsync(fd)
+
+    def rename(src, dst, *args, **kwargs):
+        events.append(("rename", os.fsdecode(dst)))
+        return real_rename(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "rename", rename)
+    result = invoke(home, tmp_path, files=files_of("changed"))
+    backup = Path(result["backup"])
+    first_live = next(
+        i for i, (kind, path) in enumerate(events) if kind == "rename" and path.startswith(str(home / "etc"))
+    )
+    synced = {path for kind, path in events[:first_live] if kind == "fsync"}
+    expected = {
+        str(backup / "files" / "etc" / "ossec.conf"),
+        str(backup / "files" / "etc" / "lists" / "m1038-trusted-companies"),
+    }
+    expected |= {
+        str(backup / "files" / "etc"),
+        str(backup / "files" / "etc" / "lists"),
+        str(backup / "files"),
+        str(backup),
+    }
+    expected |= {str(backup / "backup.json"), str(backup.parent)}
+    assert expected <= synced, sorted(expected - synced)
+    for rel in ("etc/lists/m1038-trusted-companies", "etc/lists/m1038-trusted-paths", "etc/ossec.conf"):
+        written = max(i for i, (kind, path) in enumerate(events) if kind == "rename" and path == str(home / rel))
+        assert ("fsync", str((home / rel).parent)) in events[written:], f"{rel}: its directory was not synced"

@@ -38,14 +38,16 @@ from ansible_collections.m1038.appcontrol.plugins.module_utils._wazuh_content_st
     fsync_dir,
     list_backups,
     load_manifest,
+    load_pending,
     make_dirs_durable,
     read_bytes,
+    save_pending,
     set_status,
     write_durable,
     write_state_file,
 )
 
-__all__ = ["OSSEC_CONF", "PATH_RE", "ContentError", "Transaction", "parse_mode"]
+__all__ = ["OSSEC_CONF", "PATH_RE", "ContentError", "Transaction", "diff_change", "parse_mode", "plan_change"]
 
 _OCTAL_RE = re.compile(r"0?[0-7]{1,4}|0o[0-7]{1,4}")
 _LIST_LINE_RE = re.compile(r"[ \t]*<list>etc/lists/[A-Za-z0-9][A-Za-z0-9._-]*</list>[ \t]*")
@@ -104,6 +106,98 @@ def _ids(owner, group):
     return uid, gid
 
 
+def plan_change(home, state_dir, files, *, owner, group, mode, register_lists):
+    """What placing ``files`` changes under ``home``: read-only, so check mode runs exactly this."""
+    uid, gid = _ids(owner, group)
+    seen = set()
+    desired = {}
+    for index, item in enumerate(files):
+        rel = item["path"]
+        if not PATH_RE.fullmatch(rel):
+            raise ContentError(
+                f"files[{index}].path {rel!r} is not etc/rules/*.xml, etc/decoders/*.xml or etc/lists/NAME"
+            )
+        if rel in seen:
+            raise ContentError(f"files[{index}].path {rel!r} is listed twice")
+        seen.add(rel)
+        desired[rel] = item["content"].encode("utf-8")
+    previous = load_manifest(state_dir)
+    plan = {"write": [], "created": [], "updated": [], "removed": [], "uid": uid, "gid": gid, "mode": mode}
+    for rel, data in sorted(desired.items()):
+        dest = os.path.join(home, rel)
+        if not os.path.isdir(os.path.dirname(dest)):
+            raise ContentError(f"{os.path.dirname(dest)} does not exist: is this a Wazuh manager home?")
+        current = read_bytes(dest)
+        if current is None:
+            plan["created"].append(rel)
+            plan["write"].append(rel)
+            continue
+        st = os.stat(dest)
+        if current != data:
+            plan["write"].append(rel)
+            plan["updated"].append(rel)
+        elif (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) != (uid, gid, mode):
+            plan["updated"].append(rel)
+    plan["removed"] = sorted(
+        r for r in previous["files"] if r not in desired and os.path.lexists(os.path.join(home, r))
+    )
+    list_names = sorted(r.split("/", 2)[2] for r in desired if r.startswith("etc/lists/")) if register_lists else []
+    conf_before = read_bytes(os.path.join(home, OSSEC_CONF))
+    if conf_before is None:
+        raise ContentError(f"{os.path.join(home, OSSEC_CONF)} does not exist")
+    text_before = decode_conf(conf_before)
+    gone_lists = [n for n in previous["lists"] if n not in list_names]
+    text_after, added, dropped = edit_lists(text_before, list_names, gone_lists, source=os.path.join(home, OSSEC_CONF))
+    plan.update(
+        desired=desired,
+        conf_before=text_before,
+        conf_after=text_after,
+        lists_registered=added,
+        lists_unregistered=dropped,
+        manifest_before=previous,
+        manifest_after={"files": sorted(desired), "lists": list_names},
+    )
+    plan["changed"] = (
+        bool(plan["updated"] or plan["created"] or plan["removed"] or text_after != text_before)
+        or previous != plan["manifest_after"]
+    )
+    return plan
+
+
+def diff_change(home, plan):
+    """The ``diff`` result of a plan: before/after text of our files, only the list lines of ossec.conf."""
+    diffs = []
+    for rel in plan["write"]:
+        before = read_bytes(os.path.join(home, rel))
+        diffs.append(
+            {
+                "before_header": rel,
+                "after_header": rel,
+                "before": before.decode("utf-8", "replace") if before is not None else "",
+                "after": plan["desired"][rel].decode("utf-8"),
+            }
+        )
+    for rel in plan["removed"]:
+        before = read_bytes(os.path.join(home, rel)) or b""
+        diffs.append(
+            {
+                "before_header": rel,
+                "after_header": f"{rel} (removed)",
+                "before": before.decode("utf-8", "replace"),
+                "after": "",
+            }
+        )
+    if plan["conf_after"] != plan["conf_before"]:
+        diffs.append(
+            {
+                "before_header": OSSEC_CONF,
+                "after_header": OSSEC_CONF,
+                "prepared": conf_diff(plan["conf_before"], plan["conf_after"]),
+            }
+        )
+    return diffs
+
+
 class Transaction:
     """Plan, apply and undo one content change under a Wazuh home.
 
@@ -121,92 +215,26 @@ class Transaction:
     def abs(self, rel):
         return os.path.join(self.home, rel)
 
-    # -- planning ---------------------------------------------------------------------------
-    def plan(self, files, owner, group, mode, register_lists):
-        uid, gid = _ids(owner, group)
-        seen = set()
-        desired = {}
-        for index, item in enumerate(files):
-            rel = item["path"]
-            if not PATH_RE.fullmatch(rel):
-                raise ContentError(
-                    f"files[{index}].path {rel!r} is not etc/rules/*.xml, etc/decoders/*.xml or etc/lists/NAME"
-                )
-            if rel in seen:
-                raise ContentError(f"files[{index}].path {rel!r} is listed twice")
-            seen.add(rel)
-            desired[rel] = item["content"].encode("utf-8")
-        previous = load_manifest(self.state_dir)
-        plan = {"write": [], "created": [], "updated": [], "removed": [], "uid": uid, "gid": gid, "mode": mode}
-        for rel, data in sorted(desired.items()):
-            dest = self.abs(rel)
-            if not os.path.isdir(os.path.dirname(dest)):
-                raise ContentError(f"{os.path.dirname(dest)} does not exist: is this a Wazuh manager home?")
-            current = read_bytes(dest)
-            if current is None:
-                plan["created"].append(rel)
-                plan["write"].append(rel)
-                continue
-            st = os.stat(dest)
-            if current != data:
-                plan["write"].append(rel)
-                plan["updated"].append(rel)
-            elif (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) != (uid, gid, mode):
-                plan["updated"].append(rel)
-        plan["removed"] = sorted(r for r in previous["files"] if r not in desired and os.path.lexists(self.abs(r)))
-        list_names = sorted(r.split("/", 2)[2] for r in desired if r.startswith("etc/lists/")) if register_lists else []
-        conf_before = read_bytes(self.abs(OSSEC_CONF))
-        if conf_before is None:
-            raise ContentError(f"{self.abs(OSSEC_CONF)} does not exist")
-        text_before = decode_conf(conf_before)
-        gone_lists = [n for n in previous["lists"] if n not in list_names]
-        text_after, added, dropped = edit_lists(text_before, list_names, gone_lists, source=self.abs(OSSEC_CONF))
-        plan.update(
-            desired=desired,
-            conf_before=text_before,
-            conf_after=text_after,
-            lists_registered=added,
-            lists_unregistered=dropped,
-            manifest_before=previous,
-            manifest_after={"files": sorted(desired), "lists": list_names},
-        )
-        plan["changed"] = (
-            bool(plan["updated"] or plan["created"] or plan["removed"] or text_after != text_before)
-            or previous != plan["manifest_after"]
-        )
-        return plan
+    # -- the pending-validation marker -------------------------------------------------------
+    def pending(self):
+        """Backups whose changes no validated restart has loaded yet, oldest first (full paths)."""
+        return [os.path.join(backups_root(self.state_dir), name) for name in load_pending(self.state_dir)]
 
-    def diff(self, plan):
-        diffs = []
-        for rel in plan["write"]:
-            before = read_bytes(self.abs(rel))
-            diffs.append(
-                {
-                    "before_header": rel,
-                    "after_header": rel,
-                    "before": before.decode("utf-8", "replace") if before is not None else "",
-                    "after": plan["desired"][rel].decode("utf-8"),
-                }
-            )
-        for rel in plan["removed"]:
-            before = read_bytes(self.abs(rel)) or b""
-            diffs.append(
-                {
-                    "before_header": rel,
-                    "after_header": f"{rel} (removed)",
-                    "before": before.decode("utf-8", "replace"),
-                    "after": "",
-                }
-            )
-        if plan["conf_after"] != plan["conf_before"]:
-            diffs.append(
-                {
-                    "before_header": OSSEC_CONF,
-                    "after_header": OSSEC_CONF,
-                    "prepared": conf_diff(plan["conf_before"], plan["conf_after"]),
-                }
-            )
-        return diffs
+    def _set_pending(self, names):
+        if set(names) != set(load_pending(self.state_dir)):
+            save_pending(self.module, self.state_dir, names)
+
+    def validated(self, check_mode):
+        """Record that a restart loaded the current content and the engine accepted it: nothing is pending."""
+        was = load_pending(self.state_dir)
+        if was and not check_mode:
+            save_pending(self.module, self.state_dir, [])
+        return bool(was)
+
+    def rollback_pending(self):
+        """Undo every pending change, newest first: back to the content the engine last accepted."""
+        names = load_pending(self.state_dir)
+        return self.restore(os.path.join(backups_root(self.state_dir), names[0])) if names else []
 
     # -- recovery ---------------------------------------------------------------------------
     def interrupted(self):
@@ -225,6 +253,7 @@ class Transaction:
             try:
                 self._undo(backup.path, backup.record)
                 set_status(self.module, backup.path, backup.record, ROLLED_BACK)
+                self._set_pending([n for n in load_pending(self.state_dir) if n != backup.name])
             except (ContentError, OSError) as exc:
                 raise ContentError(
                     f"a run was interrupted while it changed the content; restoring its backup {backup.path} "
@@ -302,6 +331,9 @@ class Transaction:
 
     def apply(self, plan, keep):
         backup, record = self._make_backup(plan)
+        name = os.path.basename(backup)
+        # Pending from before the first write: whatever stops this run, the next one validates or rolls back.
+        self._set_pending([*load_pending(self.state_dir), name])
         try:
             for rel in plan["updated"] + plan["created"]:
                 self._write_file(self.abs(rel), plan["desired"][rel], plan["uid"], plan["gid"], plan["mode"])
@@ -315,11 +347,12 @@ class Transaction:
             try:
                 self._undo(backup, record)
                 set_status(self.module, backup, record, ROLLED_BACK)
+                self._set_pending([n for n in load_pending(self.state_dir) if n != name])
             except Exception as undo_exc:
                 raise ContentError(f"writing failed ({exc}) and restoring {backup} failed too ({undo_exc})") from exc
             raise ContentError(f"writing failed ({exc}); the previous files were restored from {backup}") from exc
         try:
-            self._prune(keep, protect={os.path.basename(backup)})
+            self._prune(keep, protect={name, *load_pending(self.state_dir)})
         except OSError as exc:
             self.module.warn(
                 f"the change is in place, but removing old backups under {backups_root(self.state_dir)} failed: {exc}"
@@ -345,6 +378,7 @@ class Transaction:
         for item in chain:
             touched.extend(self._undo(item.path, item.record))
             set_status(self.module, item.path, item.record, ROLLED_BACK)
+        self._set_pending([n for n in load_pending(self.state_dir) if n < name])
         return sorted(set(touched))
 
     def _undo(self, backup, record):

@@ -83,6 +83,21 @@ managed:
   returned: always
   type: list
   elements: str
+pending:
+  description:
+    - Backups of M(m1038.appcontrol.wazuh_content) changes that no validated restart has loaded yet, oldest
+      first. Not empty after a run that failed or was interrupted between placing content and the role's
+      C(wazuh-analysisd -t) and restart; the role then validates, restarts or rolls back before anything else.
+  returned: always
+  type: list
+  elements: str
+interrupted:
+  description:
+    - Backups of M(m1038.appcontrol.wazuh_content) runs killed between two writes (record still C(open));
+      the next M(m1038.appcontrol.wazuh_content) run rolls them back before anything else.
+  returned: always
+  type: list
+  elements: str
 """
 
 import os
@@ -96,9 +111,13 @@ from ansible_collections.m1038.appcontrol.plugins.module_utils._ossec_conf impor
     read_ruleset,
 )
 from ansible_collections.m1038.appcontrol.plugins.module_utils._wazuh_content_state import (
+    OPEN,
     ContentError,
+    backups_root,
     check_state_dir,
+    list_backups,
     load_manifest,
+    load_pending,
 )
 from ansible_collections.m1038.appcontrol.plugins.module_utils._wazuh_preflight import parse_rules, summarize
 
@@ -145,6 +164,8 @@ def read_manager(home, state_dir):
         "rule_file_errors": [],
         "lists_present": [],
         "managed": [],
+        "pending": [],
+        "interrupted": [],
     }
     conf_path = os.path.join(home, "etc", "ossec.conf")
     if not os.path.isfile(conf_path):
@@ -162,6 +183,9 @@ def read_manager(home, state_dir):
     result["lists_present"] = present_lists(home, ruleset)
     check_state_dir(state_dir)
     result["managed"] = load_manifest(state_dir)["files"]
+    root = backups_root(state_dir)
+    result["pending"] = [os.path.join(root, name) for name in load_pending(state_dir)]
+    result["interrupted"] = [b.path for b in list_backups(state_dir) if b.status == OPEN]
     return result
 
 

@@ -207,10 +207,29 @@ def test_restore_of_something_that_is_not_a_backup_fails(home, tmp_path):
         invoke(home, tmp_path, state="restored", backup=str(tmp_path))
 
 
+def deploy_validated(home, tmp_path, name, **kwargs):
+    """A deployment the role's validated restart accepted (what the role does after wazuh-analysisd -t)."""
+    result = invoke(home, tmp_path, files=files_of(name), **kwargs)
+    invoke(home, tmp_path, state="validated")
+    return result
+
+
 def test_old_backups_are_pruned_to_keep_backups(home, tmp_path):
     for name in ("good", "changed", "good", "changed"):
-        invoke(home, tmp_path, files=files_of(name), keep_backups=2)
+        deploy_validated(home, tmp_path, name, keep_backups=2)
     assert len(list((home / "var" / "m1038-appcontrol" / "backups").iterdir())) == 2
+
+
+def test_backups_of_pending_changes_are_never_pruned(home, tmp_path):
+    """Rolling back needs every backup since the last validated content, whatever keep_backups says."""
+    deploy_validated(home, tmp_path, "good", keep_backups=1)
+    second = invoke(home, tmp_path, files=files_of("changed"), keep_backups=1)
+    third = invoke(home, tmp_path, files=files_of("broken"), keep_backups=1)
+    assert third["pending"] == [second["backup"], third["backup"]]
+    assert all(Path(b).is_dir() for b in third["pending"])
+    invoke(home, tmp_path, state="validated")
+    fourth = deploy_validated(home, tmp_path, "good", keep_backups=1)
+    assert [str(p) for p in (state_dir(home) / "backups").iterdir()] == [fourth["backup"]]
 
 
 # -- issue 8, item 2: modes are read the way ansible.builtin.file reads them -----------------
@@ -498,7 +517,7 @@ def backups(home):
 
 def test_a_backup_that_cannot_be_completed_prunes_nothing_and_leaves_nothing(home, tmp_path, monkeypatch):
     for name in ("good", "changed", "good"):
-        invoke(home, tmp_path, files=files_of(name), keep_backups=2)
+        deploy_validated(home, tmp_path, name, keep_backups=2)
     kept = backups(home)
     assert len(kept) == 2
     before = tree(home)
@@ -514,12 +533,12 @@ def test_a_backup_that_cannot_be_completed_prunes_nothing_and_leaves_nothing(hom
 
 
 def test_directories_without_backup_json_are_not_counted_and_are_removed(home, tmp_path):
-    invoke(home, tmp_path, files=files_of("good"), keep_backups=2)
-    invoke(home, tmp_path, files=files_of("changed"), keep_backups=2)
+    deploy_validated(home, tmp_path, "good", keep_backups=2)
+    deploy_validated(home, tmp_path, "changed", keep_backups=2)
     partial = state_dir(home) / "backups" / "29991231T235959.999999Z-partial"  # sorts after every real one
     (partial / "files" / "etc").mkdir(parents=True)
     (partial / "files" / "etc" / "ossec.conf").write_text("half a copy", encoding="utf-8")
-    third = invoke(home, tmp_path, files=files_of("good"), keep_backups=2)
+    third = deploy_validated(home, tmp_path, "good", keep_backups=2)
     assert not partial.exists()
     names = backups(home)
     assert len(names) == 2
@@ -632,3 +651,70 @@ def test_everything_in_a_backup_is_on_disk_before_the_first_live_file_is_replace
     for rel in ("etc/lists/m1038-trusted-companies", "etc/lists/m1038-trusted-paths", "etc/ossec.conf"):
         written = max(i for i, (kind, path) in enumerate(events) if kind == "rename" and path == str(home / rel))
         assert ("fsync", str((home / rel).parent)) in events[written:], f"{rel}: its directory was not synced"
+
+
+# -- issue 8, item 1: a change stays pending on the manager until a validated restart --------
+
+
+def pending_file(home):
+    return state_dir(home) / "pending.json"
+
+
+def test_a_change_stays_pending_on_the_manager_until_it_is_validated(home, tmp_path):
+    first = invoke(home, tmp_path, files=files_of("good"))
+    assert first["pending"] == [first["backup"]]
+    assert pending_file(home).is_file()
+    # A rerun with the same content changes nothing, but does not forget that nothing validated it.
+    again = invoke(home, tmp_path, files=files_of("good"))
+    assert (again["changed"], again["pending"]) == (False, [first["backup"]])
+    info = wazuh_manager_info.read_manager(str(home), str(state_dir(home)))
+    assert info["pending"] == [first["backup"]]
+    assert info["interrupted"] == []
+
+    check = invoke(home, tmp_path, state="validated", check=True)
+    assert (check["changed"], check["pending"]) == (True, [first["backup"]])
+    assert pending_file(home).is_file()
+    done = invoke(home, tmp_path, state="validated")
+    assert (done["changed"], done["pending"]) == (True, [])
+    assert not pending_file(home).exists()
+    assert invoke(home, tmp_path, state="validated")["changed"] is False
+    assert wazuh_manager_info.read_manager(str(home), str(state_dir(home)))["pending"] == []
+
+
+def test_rolling_back_pending_changes_returns_to_the_last_validated_content(home, tmp_path):
+    invoke(home, tmp_path, files=files_of("good"))
+    invoke(home, tmp_path, state="validated")
+    validated = tree(home)
+    manifest = (state_dir(home) / "managed.json").read_bytes()
+    second = invoke(home, tmp_path, files=files_of("changed"))  # e.g. a run that failed before its restart
+    third = invoke(home, tmp_path, files=files_of("broken"))  # the next run deploys again
+    assert third["pending"] == [second["backup"], third["backup"]]
+
+    rolled = invoke(home, tmp_path, state="restored")
+    assert rolled["changed"] is True
+    assert rolled["pending"] == []
+    assert tree(home) == validated, "rolling back only the last change would leave the unvalidated one in place"
+    assert (state_dir(home) / "managed.json").read_bytes() == manifest
+    assert not pending_file(home).exists()
+    nothing = invoke(home, tmp_path, state="restored")
+    assert (nothing["changed"], nothing["restored"]) == (False, [])
+
+
+def test_a_change_undone_at_once_or_by_recovery_is_not_pending(home, tmp_path, monkeypatch):
+    invoke(home, tmp_path, files=files_of("good"))
+    invoke(home, tmp_path, state="validated")
+    run_killed_after_first_content_write(home, tmp_path, "changed")
+    info = wazuh_manager_info.read_manager(str(home), str(state_dir(home)))
+    assert len(info["interrupted"]) == 1
+    assert info["pending"] == info["interrupted"], "the killed run's change was pending from its first write"
+    result = invoke(home, tmp_path, state="validated")  # any run recovers first
+    assert result["recovered"] == info["interrupted"]
+    assert result["pending"] == []
+
+    def broken_write(self, text):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(wazuh_content.Transaction, "_write_conf", broken_write)
+    with pytest.raises(AnsibleFailJson):
+        invoke(home, tmp_path, files=files_of("changed"))
+    assert not pending_file(home).exists()

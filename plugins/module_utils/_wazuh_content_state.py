@@ -36,7 +36,7 @@ MANIFEST = "managed.json"
 RECORD = "backup.json"
 LOCK = "lock"
 PENDING = "pending.json"
-TEMP_PREFIX = ".m1038-"
+TEMP_PREFIX = ".m1038-content-tmp-"  # only ever our own temporary files: recovery removes these
 OPEN, COMMITTED, ROLLED_BACK = "open", "committed", "rolled back"
 # Backup directories: a UTC time stamp, then tempfile.mkdtemp's random suffix; names sort by time.
 BACKUP_NAME_RE = re.compile(r"[0-9]{8}T[0-9]{6}\.[0-9]{6}Z-[A-Za-z0-9_]+")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -144,3 +145,34 @@ def test_missing_version_specific_parent_only_warns(home):
     assert run.returncode == 0, run.stderr
     assert "WARNING: (test double) etc/rules/m1038_extra.xml" in run.stderr
     assert "parent rule 99998 (if_sid) does not exist here" in run.stderr
+
+
+def test_verify_agent_conf_fault_injection(tmp_path):
+    """The interrupted-run tests make verify-agent-conf fail, or wait, on demand (molecule broken_rule)."""
+    tool = DOUBLE / "root" / "var" / "ossec" / "lib" / "m1038-double" / "verify_agent_conf.py"
+    home = tmp_path / "ossec"
+    (home / "etc").mkdir(parents=True)
+    conf = tmp_path / "agent.conf"
+    conf.write_text(
+        "<agent_config><localfile><location>A</location><log_format>eventchannel</log_format></localfile></agent_config>"
+    )
+    env = {"M1038_DOUBLE_HOME": str(home), "PATH": "/usr/bin:/bin"}
+    run = [sys.executable, str(tool), "-f", str(conf)]
+    assert subprocess.run(run, env=env, check=False).returncode == 0
+    (home / "etc" / ".m1038-double-fail-verify-agent-conf").write_text("refused by the test\n")
+    failed = subprocess.run(run, env=env, capture_output=True, text=True, check=False)
+    assert failed.returncode == 1
+    assert "fault injected by a test: refused by the test" in failed.stderr
+    (home / "etc" / ".m1038-double-fail-verify-agent-conf").unlink()
+    hang = home / "etc" / ".m1038-double-hang-verify-agent-conf"
+    hang.touch()
+    waiting = subprocess.Popen(run, env=env)
+    try:
+        deadline = time.monotonic() + 30
+        while not (home / "etc" / ".m1038-double-verify-agent-conf-waiting").exists():
+            assert time.monotonic() < deadline, "verify-agent-conf did not start waiting"
+            time.sleep(0.1)
+        assert waiting.poll() is None
+    finally:
+        hang.unlink()
+    assert waiting.wait(timeout=30) == 0

@@ -718,3 +718,17 @@ def test_a_change_undone_at_once_or_by_recovery_is_not_pending(home, tmp_path, m
     with pytest.raises(AnsibleFailJson):
         invoke(home, tmp_path, files=files_of("changed"))
     assert not pending_file(home).exists()
+
+
+def test_recovery_removes_only_its_own_temporary_files(home, tmp_path):
+    """A kill between mkstemp and rename leaves a temporary file; other dot files (the double's fault
+    files such as etc/.m1038-double-fail-start, a user's own) are none of recovery's business."""
+    invoke(home, tmp_path, files=files_of("good"))
+    ours = home / "etc" / "rules" / ".m1038-content-tmp-abc123"
+    ours.write_text("half", encoding="utf-8")
+    theirs = [home / "etc" / ".m1038-double-fail-start", home / "etc" / "lists" / ".keep"]
+    for path in theirs:
+        path.write_text("keep me", encoding="utf-8")
+    invoke(home, tmp_path, state="validated")
+    assert not ours.exists()
+    assert all(path.read_text(encoding="utf-8") == "keep me" for path in theirs)

@@ -138,7 +138,7 @@ class _Reader:
         return ""  # not reached
 
     def _attribute_value(self, node, attr, value):
-        if any(existing == attr for existing, _ in node.attributes):
+        if attr in (existing for existing, _value in node.attributes):
             self.error(f"XMLERR: Attribute '{attr}' already defined.")
         quote = self.getc()
         if quote not in ('"', "'"):

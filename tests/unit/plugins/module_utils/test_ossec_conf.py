@@ -156,7 +156,7 @@ def test_property_edit_keeps_every_byte_of_a_conf_that_is_not_utf8(names, junk):
         read_ruleset(text)
     except OssecConfError:
         return  # junk that makes the comment ill-formed XML (e.g. a NUL) is refused, never rewritten
-    new_text, added, _ = edit_lists(text, names)
+    new_text, added, _removed = edit_lists(text, names)
     new_raw = encode_conf(new_text)
     for path in added:
         new_raw = new_raw.replace(f"    <list>{path}</list>\n".encode(), b"", 1)

@@ -486,7 +486,7 @@ def test_a_second_run_waits_for_the_first_and_reads_ossec_conf_after_it(home, tm
     finally:
         fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
-        _, status = os.waitpid(child, 0)
+        _pid, status = os.waitpid(child, 0)
     assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
     text = (home / "etc" / "ossec.conf").read_text(encoding="utf-8")
     assert "<list>etc/lists/first-run</list>" in text, "the first run's edit was lost"
@@ -565,7 +565,7 @@ def run_killed_after_first_content_write(home, tmp_path, name):
             invoke(home, tmp_path, files=files_of(name))
         finally:
             os._exit(0)
-    _, status = os.waitpid(child, 0)
+    _pid, status = os.waitpid(child, 0)
     assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL, status
 
 

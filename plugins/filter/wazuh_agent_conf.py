@@ -8,8 +8,13 @@ short_description: Render a Wazuh agent group's shared agent.conf for Windows ev
 version_added: 0.1.0
 description:
   - Returns the text of an C(agent.conf) holding one C(<agent_config>) block with an eventchannel
-    C(<localfile>) per channel. Channel names and XPath queries are escaped as XML text.
-  - Fails with a message naming the bad entry (missing location, duplicate channel, line break).
+    C(<localfile>) per channel.
+  - Written for Wazuh's own XML reader (os_xml), which decodes no entity. A query is written with its
+    backslash escape (each C(\) doubled, each C(<) written C(\<)), which the Windows agent removes
+    before the query reaches C(EvtSubscribe), so a query such as C(EventID>4000 and Level<=3) arrives as
+    written. The text is read back the way the manager and the agent read it before it is returned.
+  - Fails with a message naming the bad entry (missing location, duplicate channel, line break, a query
+    holding C(<!), a channel name holding C(<) or ending in a backslash; Wazuh cannot read those back).
 positional: _input
 options:
   _input:

@@ -31,6 +31,22 @@ class OssecConfError(ValueError):
     """The configuration text cannot be read or edited safely."""
 
 
+# Wazuh's XML reader (os_xml) works on bytes and decodes nothing, so a manager runs happily on an
+# ossec.conf holding Latin-1 bytes in a comment. Bytes that are not UTF-8 are kept as lone surrogates
+# (surrogateescape): offsets stay one character per byte there, and encode_conf() gives the same bytes back.
+_ESCAPED_BYTE_RE = re.compile("[\udc80-\udcff]")
+
+
+def decode_conf(data: bytes) -> str:
+    """Text of ossec.conf bytes; bytes that are not UTF-8 survive a decode/encode round trip unchanged."""
+    return data.decode("utf-8", "surrogateescape")
+
+
+def encode_conf(text: str) -> bytes:
+    """Bytes of text from decode_conf(), byte for byte."""
+    return text.encode("utf-8", "surrogateescape")
+
+
 @dataclass
 class RulesetConfig:
     """What the ``<ruleset>`` sections of ossec.conf declare (paths relative to the Wazuh home)."""
@@ -86,6 +102,8 @@ def parse_wrapped(text: str, source: str) -> ET.Element:
     Raises OssecConfError naming ``source``, the line and the parser's message.
     """
     body = _DECL_RE.sub(lambda m: " " * len(m.group(0)), text, count=1)
+    # A byte kept by decode_conf() parses as U+FFFD: one character for one, so positions still match.
+    body = _ESCAPED_BYTE_RE.sub("\ufffd", body)
     try:
         return ET.fromstring(WRAP_OPEN + body + WRAP_CLOSE)  # noqa: S314 - see import note
     except ET.ParseError as exc:

@@ -31,7 +31,9 @@ options:
     type: str
     default: https://localhost:55000
   user:
-    description: API user.
+    description:
+      - API user.
+      - Not treated as a secret (only O(password) is), so messages and URLs that hold the same word stay readable.
     type: str
     required: true
   password:
@@ -274,7 +276,8 @@ def main():
     module = AnsibleModule(
         argument_spec={
             "url": {"type": "str", "default": "https://localhost:55000"},
-            "user": {"type": "str", "required": True, "no_log": True},
+            # Only the password is secret: a no_log user name such as "wazuh" would be masked in every URL and message.
+            "user": {"type": "str", "required": True},
             "password": {"type": "str", "required": True, "no_log": True},
             "validate_certs": {"type": "bool", "default": True},
             "tests": {"type": "list", "elements": "dict", "required": True},

@@ -83,17 +83,41 @@ managed:
   returned: always
   type: list
   elements: str
+pending:
+  description:
+    - Backups of M(m1038.appcontrol.wazuh_content) changes that no validated restart has loaded yet, oldest
+      first. Not empty after a run that failed or was interrupted between placing content and the role's
+      C(wazuh-analysisd -t) and restart; the role then validates, restarts or rolls back before anything else.
+  returned: always
+  type: list
+  elements: str
+interrupted:
+  description:
+    - Backups of M(m1038.appcontrol.wazuh_content) runs killed between two writes (record still C(open));
+      the next M(m1038.appcontrol.wazuh_content) run rolls them back before anything else.
+  returned: always
+  type: list
+  elements: str
 """
 
-import json
 import os
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.m1038.appcontrol.plugins.module_utils._ossec_conf import (
     OssecConfError,
+    decode_conf,
     read_cluster,
     read_ruleset,
+)
+from ansible_collections.m1038.appcontrol.plugins.module_utils._wazuh_content_state import (
+    OPEN,
+    ContentError,
+    backups_root,
+    check_state_dir,
+    list_backups,
+    load_manifest,
+    load_pending,
 )
 from ansible_collections.m1038.appcontrol.plugins.module_utils._wazuh_preflight import parse_rules, summarize
 
@@ -140,11 +164,14 @@ def read_manager(home, state_dir):
         "rule_file_errors": [],
         "lists_present": [],
         "managed": [],
+        "pending": [],
+        "interrupted": [],
     }
     conf_path = os.path.join(home, "etc", "ossec.conf")
     if not os.path.isfile(conf_path):
         return result
-    text = _read_text(conf_path)
+    with open(conf_path, "rb") as handle:
+        text = decode_conf(handle.read())  # as wazuh_content reads it: bytes that are not UTF-8 are kept
     ruleset = read_ruleset(text, conf_path)
     result["installed"] = True
     result["ruleset"] = ruleset.as_dict()
@@ -154,10 +181,11 @@ def read_manager(home, state_dir):
         result["rule_files"][rel] = summarize(rules)
         result["rule_file_errors"].extend(str(f) for f in findings)
     result["lists_present"] = present_lists(home, ruleset)
-    manifest = os.path.join(state_dir, "managed.json")
-    if os.path.isfile(manifest):
-        with open(manifest, encoding="utf-8") as handle:
-            result["managed"] = sorted(json.load(handle).get("files", []))
+    check_state_dir(state_dir)
+    result["managed"] = load_manifest(state_dir)["files"]
+    root = backups_root(state_dir)
+    result["pending"] = [os.path.join(root, name) for name in load_pending(state_dir)]
+    result["interrupted"] = [b.path for b in list_backups(state_dir) if b.status == OPEN]
     return result
 
 
@@ -173,7 +201,7 @@ def main():
     state_dir = module.params["state_dir"] or os.path.join(home, "var", "m1038-appcontrol")
     try:
         result = read_manager(home, state_dir)
-    except OssecConfError as exc:
+    except (OssecConfError, ContentError) as exc:
         module.fail_json(msg=str(exc))
     except (OSError, ValueError) as exc:
         module.fail_json(msg=f"cannot read the Wazuh manager under {home}: {exc}")

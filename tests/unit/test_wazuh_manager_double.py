@@ -7,12 +7,16 @@ parser would (the last test shows an invalid regex passing). See tests/doubles/w
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
+
+from ansible_collections.m1038.appcontrol.plugins.module_utils._wazuh_agent_conf import render
 
 PROJECT = Path(__file__).resolve().parents[2]
 DOUBLE = PROJECT / "tests" / "doubles" / "wazuh-manager"
@@ -26,7 +30,7 @@ def home(tmp_path):
     target = tmp_path / "ossec"
     shutil.copytree(DOUBLE / "root" / "var" / "ossec", target)
     lib = target / "lib" / "m1038-double"
-    for mod in ("_wazuh_preflight.py", "_wazuh_rulesyntax.py", "_ossec_conf.py"):
+    for mod in ("_wazuh_preflight.py", "_wazuh_rulesyntax.py", "_ossec_conf.py", "_wazuh_osxml.py"):  # as build.sh
         shutil.copy(PROJECT / "plugins" / "module_utils" / mod, lib / mod)
     return target
 
@@ -105,17 +109,68 @@ def test_only_dash_t_is_supported(home):
     assert analysisd(home).returncode == 2
 
 
-def test_verify_agent_conf(tmp_path):
-    tool = DOUBLE / "root" / "var" / "ossec" / "lib" / "m1038-double" / "verify_agent_conf.py"
+def verify_agent_conf(home, path, *extra, env=None):
+    return subprocess.run(
+        [sys.executable, str(home / "lib" / "m1038-double" / "verify_agent_conf.py"), "-f", str(path), *extra],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+    )
+
+
+AGENT_CONF = (
+    "<agent_config><localfile><location>{location}</location><log_format>eventchannel</log_format>"
+    "<query>{query}</query></localfile></agent_config>"
+)
+
+
+def test_verify_agent_conf(home, tmp_path):
     good = tmp_path / "good.conf"
     good.write_text(
         "<agent_config><localfile><location>A</location><log_format>eventchannel</log_format></localfile></agent_config>"
     )
     bad = tmp_path / "bad.conf"
     bad.write_text("<agent_config><localfile><location>A</location></localfile>")
-    run = [sys.executable, str(tool), "-f"]
-    assert subprocess.run([*run, str(good)], capture_output=True, check=False).returncode == 0
-    assert subprocess.run([*run, str(bad)], capture_output=True, check=False).returncode == 1
+    assert verify_agent_conf(home, good).returncode == 0
+    assert verify_agent_conf(home, bad).returncode == 1
+
+
+def test_verify_agent_conf_reads_like_os_xml_no_entity_decoded(home, tmp_path):
+    """Issue 8, item 5: a standard XML parser decoded &gt; and hid that Wazuh keeps it; the double no longer does."""
+    conf = tmp_path / "agent.conf"
+    conf.write_text(AGENT_CONF.format(location="Security", query="EventID&gt;4000 and Level&lt;=3"))
+    run = verify_agent_conf(home, conf, "--show")
+    assert run.returncode == 0, run.stderr  # os_xml accepts it: the entities are plain text to Wazuh ...
+    (entry,) = json.loads(run.stdout)
+    assert entry["query_for_agent"] == "EventID&gt;4000 and Level&lt;=3"  # ... and the agent gets them verbatim
+
+
+def test_verify_agent_conf_takes_the_backslash_escape_and_refuses_a_bare_less_than(home, tmp_path):
+    conf = tmp_path / "agent.conf"
+    conf.write_text(AGENT_CONF.format(location="Security", query="EventID>4000 and Level\\<=3"))
+    run = verify_agent_conf(home, conf, "--show")
+    assert run.returncode == 0, run.stderr
+    (entry,) = json.loads(run.stdout)
+    assert (entry["query"], entry["query_for_agent"]) == ("EventID>4000 and Level\\<=3", "EventID>4000 and Level<=3")
+    conf.write_text(AGENT_CONF.format(location="Security", query="Level<=3"))
+    run = verify_agent_conf(home, conf)
+    assert run.returncode == 1
+    assert "XMLERR" in run.stderr
+
+
+def test_verify_agent_conf_accepts_what_the_role_renders(home, tmp_path):
+    channels = [
+        {"location": "Microsoft-Windows-Sysmon/Operational", "query": ""},
+        {"location": "Security", "query": "*[System[EventID>=4688 and EventID<=4689]] & x \\ y"},
+    ]
+    conf = tmp_path / "agent.conf"
+    conf.write_text(render(channels), encoding="utf-8")
+    run = verify_agent_conf(home, conf, "--show")
+    assert run.returncode == 0, run.stderr
+    assert [(e["location"], e["query_for_agent"] or "") for e in json.loads(run.stdout)] == [
+        (c["location"], c["query"]) for c in channels
+    ]
 
 
 def test_what_the_double_cannot_see_an_invalid_osregex_passes(home):
@@ -149,3 +204,32 @@ def test_missing_version_specific_parent_only_warns(home):
     assert run.returncode == 0, run.stderr
     assert "WARNING: (test double) etc/rules/m1038_extra.xml" in run.stderr
     assert "parent rule 99998 (if_sid) does not exist here" in run.stderr
+
+
+def test_verify_agent_conf_fault_injection(home, tmp_path):
+    """The interrupted-run tests make verify-agent-conf fail, or wait, on demand (molecule broken_rule)."""
+    tool = home / "lib" / "m1038-double" / "verify_agent_conf.py"
+    conf = tmp_path / "agent.conf"
+    conf.write_text(
+        "<agent_config><localfile><location>A</location><log_format>eventchannel</log_format></localfile></agent_config>"
+    )
+    env = {"M1038_DOUBLE_HOME": str(home), "PATH": "/usr/bin:/bin"}
+    run = [sys.executable, str(tool), "-f", str(conf)]
+    assert subprocess.run(run, env=env, check=False).returncode == 0
+    (home / "etc" / ".m1038-double-fail-verify-agent-conf").write_text("refused by the test\n")
+    failed = subprocess.run(run, env=env, capture_output=True, text=True, check=False)
+    assert failed.returncode == 1
+    assert "fault injected by a test: refused by the test" in failed.stderr
+    (home / "etc" / ".m1038-double-fail-verify-agent-conf").unlink()
+    hang = home / "etc" / ".m1038-double-hang-verify-agent-conf"
+    hang.touch()
+    waiting = subprocess.Popen(run, env=env)
+    try:
+        deadline = time.monotonic() + 30
+        while not (home / "etc" / ".m1038-double-verify-agent-conf-waiting").exists():
+            assert time.monotonic() < deadline, "verify-agent-conf did not start waiting"
+            time.sleep(0.1)
+        assert waiting.poll() is None
+    finally:
+        hang.unlink()
+    assert waiting.wait(timeout=30) == 0

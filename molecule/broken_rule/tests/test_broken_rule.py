@@ -10,6 +10,14 @@ The tests run in file order, each deploying a fixture with ansible-playbook (dep
 3. a valid change, but the manager dies on start (fault injected into the double): the role restores
    the previous files and restarts the manager on them; the play fails with the manager's message.
 4. the same valid change with a healthy manager: applied, one restart; a second run changes nothing.
+5. a failure after the deploy (the agent group's agent.conf refused by verify-agent-conf, fault injected):
+   the play fails with the new content placed but not yet tested or loaded; the manager keeps its PID and
+   the change stays pending on the manager. The next run (fault gone) finds it, tests it, restarts once and
+   clears it, although its content task has nothing to change; a third run changes nothing.
+6. Ctrl-C after the deploy (SIGINT to the play's process group while verify-agent-conf waits, fault
+   injected) with a broken rule: the next run finds the pending change, the engine refuses it, and the role
+   rolls back to the content the engine last accepted, without restarting the manager; the run after that
+   deploys normally.
 
 The double's `wazuh-analysisd -t` applies the project's own checks, so step 2 proves the role's
 rollback mechanics, not what a real engine would reject (tests/doubles/wazuh-manager/README.md).
@@ -21,7 +29,9 @@ import hashlib
 import os
 import re
 import shutil
+import signal
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -33,26 +43,40 @@ HOME = "/var/ossec"
 RULES = "etc/rules/m1038-appcontrol_rules.xml"
 COMPANIES = "etc/lists/m1038-trusted-companies"
 PATHS = "etc/lists/m1038-trusted-paths"
+PENDING = f"{HOME}/var/m1038-appcontrol/pending.json"
+AGENT_CONF = f"{HOME}/etc/shared/m1038-windows/agent.conf"
+# Faults the double's verify-agent-conf takes (tests/doubles/wazuh-manager/README.md).
+VERIFY_FAIL = f"{HOME}/etc/.m1038-double-fail-verify-agent-conf"
+VERIFY_HANG = f"{HOME}/etc/.m1038-double-hang-verify-agent-conf"
+VERIFY_WAITING = f"{HOME}/etc/.m1038-double-verify-agent-conf-waiting"
 
 
-def deploy(content: str, *, enforce: bool = True) -> tuple[int, str]:
-    """Run deploy.yml; return the exit code and stdout + stderr (ansible-core 2.19 prints errors on stderr)."""
+def deploy_command(content: str, *, enforce: bool, agent_group: bool) -> tuple[list[str], dict]:
     inventory = os.environ.get("MOLECULE_INVENTORY_FILE") or str(
         Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "inventory"
     )
     env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
     playbook_cmd = shutil.which("ansible-playbook") or "ansible-playbook"
+    argv = [
+        playbook_cmd,
+        "-i",
+        inventory,
+        str(SCENARIO / "deploy.yml"),
+        "-e",
+        f"m1038_content={content}",
+        "-e",
+        f"m1038_enforce={str(enforce).lower()}",
+        "-e",
+        f"m1038_agent_group={str(agent_group).lower()}",
+    ]
+    return argv, env
+
+
+def deploy(content: str, *, enforce: bool = True, agent_group: bool = False) -> tuple[int, str]:
+    """Run deploy.yml; return the exit code and stdout + stderr (ansible-core 2.19 prints errors on stderr)."""
+    argv, env = deploy_command(content, enforce=enforce, agent_group=agent_group)
     run = subprocess.run(  # noqa: S603 - fixed argv, no shell; values come from this file
-        [
-            playbook_cmd,
-            "-i",
-            inventory,
-            str(SCENARIO / "deploy.yml"),
-            "-e",
-            f"m1038_content={content}",
-            "-e",
-            f"m1038_enforce={str(enforce).lower()}",
-        ],
+        argv,
         capture_output=True,
         text=True,
         env=env,
@@ -167,3 +191,82 @@ def test_4_valid_change_applies_with_one_restart_then_nothing_changes(host, star
     assert rc == 0, again
     assert re.search(r"changed=0\s", again), again
     assert snapshot(host) == after
+
+
+def test_5_a_failure_after_the_deploy_stays_pending_and_the_next_run_validates_it(host, start):
+    before = snapshot(host)
+    assert not host.file(PENDING).exists
+    host.run(f"echo 'agent.conf refused (test 5)' > {VERIFY_FAIL}")
+    try:
+        rc, out = deploy("good", agent_group=True)
+    finally:
+        host.run(f"rm -f {VERIFY_FAIL}")
+    assert rc != 0, out
+    assert "fault injected by a test: agent.conf refused (test 5)" in out
+    failed = snapshot(host)
+    assert_on_good_content(failed)  # placed ...
+    assert (failed["pid"], failed["starts"]) == (before["pid"], before["starts"])  # ... but neither tested nor loaded
+    assert host.file(PENDING).exists, "the unvalidated change must be remembered on the manager"
+
+    rc, out = deploy("good", agent_group=True)
+    assert rc == 0, out
+    assert "Test the configuration with the engine (wazuh-analysisd -t)" in out
+    after = snapshot(host)
+    assert_on_good_content(after)
+    assert after["starts"] == failed["starts"] + 1, "the pending change must be loaded by exactly one restart"
+    assert after["pid"] != failed["pid"]
+    assert not host.file(PENDING).exists
+
+    rc, again = deploy("good", agent_group=True)
+    assert rc == 0, again
+    assert re.search(r"changed=0\s", again), again
+    assert snapshot(host) == after
+
+
+def test_6_ctrl_c_after_the_deploy_then_the_engine_refuses_the_pending_change_rolled_back(host, start):
+    validated = snapshot(host)  # the good content, tested and loaded by test 5
+    assert_on_good_content(validated)
+    argv, env = deploy_command("broken", enforce=False, agent_group=True)
+    # Without its agent.conf the group's file is written again, so verify-agent-conf runs (and waits).
+    host.run(f"rm -f {AGENT_CONF} {VERIFY_WAITING} && touch {VERIFY_HANG}")
+    try:
+        play = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+            argv,
+            env=env,
+            cwd=PROJECT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + 300
+        while not host.file(VERIFY_WAITING).exists:
+            assert play.poll() is None, play.communicate()[0]
+            assert time.monotonic() < deadline, "the play never reached verify-agent-conf"
+            time.sleep(1)
+        os.killpg(play.pid, signal.SIGINT)  # Ctrl-C in the terminal that runs the play
+        out = play.communicate(timeout=180)[0]
+    finally:
+        host.run(f"rm -f {VERIFY_HANG} {VERIFY_WAITING}")
+    assert play.returncode != 0, out
+    interrupted = snapshot(host)
+    assert interrupted["files"][RULES] == sha(FIXTURES / "broken" / "rules" / "m1038-appcontrol_rules.xml")
+    assert interrupted["pid"] == validated["pid"], "the broken rule must not have been loaded"
+    assert host.file(PENDING).exists
+
+    rc, out = deploy("good", agent_group=True)
+    assert rc != 0, out
+    assert "parent rule 99999 (if_sid) does not exist" in out
+    assert "rolled back to the content the engine last accepted" in out
+    after = snapshot(host)
+    assert after["files"] == validated["files"]
+    assert (after["pid"], after["starts"]) == (validated["pid"], validated["starts"])
+    assert not host.file(PENDING).exists
+    assert host.run(f"{HOME}/bin/wazuh-analysisd -t").rc == 0
+
+    rc, again = deploy("good", agent_group=True)
+    assert rc == 0, again
+    final = snapshot(host)
+    assert final["files"] == validated["files"]
+    assert (final["pid"], final["starts"]) == (validated["pid"], validated["starts"]), "nothing to load: no restart"
+    assert host.file(AGENT_CONF).exists

@@ -38,7 +38,9 @@ CHANNELS = [
     "Microsoft-Windows-AppLocker/Packaged app-Execution",
     "Microsoft-Windows-AppLocker/Packaged app-Deployment",
     "Application",
+    "Security",
 ]
+SECURITY_QUERY = "*[System[EventID>=4688 and EventID<=4689]]"  # converge.yml: '<' and '>' in a query
 
 
 def test_the_double_was_installed_from_the_local_repository(host):
@@ -99,6 +101,7 @@ def test_one_backup_made_by_the_one_real_change(host):
     backups = host.check_output(f"ls -1 {HOME}/var/m1038-appcontrol/backups").split()
     assert len(backups) == 1
     record = json.loads(host.file(f"{HOME}/var/m1038-appcontrol/backups/{backups[0]}/backup.json").content_string)
+    assert record["status"] == "committed"
     assert sorted(record["created"]) == sorted(OUR_FILES)
     assert [s["path"] for s in record["saved"]] == ["etc/ossec.conf"]
     manifest = json.loads(host.file(f"{HOME}/var/m1038-appcontrol/managed.json").content_string)
@@ -115,3 +118,23 @@ def test_agent_group_conf_collects_the_channels(host):
     assert text.count("<log_format>eventchannel</log_format>") == len(CHANNELS)
     assert "<query>Event/System[Provider[@Name='F-Secure Ultralight SDK']]</query>" in text
     assert host.run(f"{HOME}/bin/verify-agent-conf -f {HOME}/etc/shared/m1038-windows/agent.conf").rc == 0
+
+
+def test_agent_conf_queries_reach_the_agent_as_written(host):
+    """What the agent passes to EvtSubscribe: read by the double's os_xml port, then filter_special_chars().
+
+    No entity in the file (Wazuh would keep it); '<' written with os_xml's backslash escape.
+    """
+    path = f"{HOME}/etc/shared/m1038-windows/agent.conf"
+    assert "&lt;" not in host.file(path).content_string and "&gt;" not in host.file(path).content_string
+    shown = host.run(f"{HOME}/bin/verify-agent-conf -f {path} --show")
+    assert shown.rc == 0, shown.stderr
+    queries = {e["location"]: e["query_for_agent"] for e in json.loads(shown.stdout)}
+    assert queries["Security"] == SECURITY_QUERY
+    assert queries["Application"] == "Event/System[Provider[@Name='F-Secure Ultralight SDK']]"
+    assert queries["Microsoft-Windows-Sysmon/Operational"] is None
+
+
+def test_nothing_is_left_pending_validation(host):
+    """The converge's change was tested by the engine and loaded by the one restart: the marker is gone."""
+    assert not host.file(f"{HOME}/var/m1038-appcontrol/pending.json").exists

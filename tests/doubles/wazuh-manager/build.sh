@@ -19,11 +19,12 @@ cp -a "$here/root" "$pkg"
 mkdir -p "$pkg/DEBIAN" "$pkg/var/ossec/lib/m1038-double"
 sed "s/@VERSION@/$version/" "$here/DEBIAN/control.in" >"$pkg/DEBIAN/control"
 install -m 0755 "$here/DEBIAN/postinst" "$here/DEBIAN/prerm" "$pkg/DEBIAN/"
-# The double's wazuh-analysisd -t runs the project's own pre-flight checks.
-for mod in _wazuh_preflight.py _wazuh_rulesyntax.py _ossec_conf.py; do
+# The double's wazuh-analysisd -t runs the project's own pre-flight checks; its verify-agent-conf
+# reads with the project's port of Wazuh's os_xml reader.
+for mod in _wazuh_preflight.py _wazuh_rulesyntax.py _ossec_conf.py _wazuh_osxml.py; do
   install -m 0644 "$root/plugins/module_utils/$mod" "$pkg/var/ossec/lib/m1038-double/$mod"
 done
-printf 'TEST DOUBLE (m1038.appcontrol): these are copies of plugins/module_utils/ used by bin/wazuh-analysisd -t.\n' \
+printf 'TEST DOUBLE (m1038.appcontrol): these are copies of plugins/module_utils/ used by bin/wazuh-analysisd -t and bin/verify-agent-conf.\n' \
   >"$pkg/var/ossec/lib/m1038-double/README"
 
 rm -rf "$out/repo"

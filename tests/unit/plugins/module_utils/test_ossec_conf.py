@@ -10,7 +10,9 @@ from hypothesis import strategies as st
 
 from ansible_collections.m1038.appcontrol.plugins.module_utils._ossec_conf import (
     OssecConfError,
+    decode_conf,
     edit_lists,
+    encode_conf,
     list_path,
     mask_comments,
     read_cluster,
@@ -137,3 +139,25 @@ def test_property_mask_comments_keeps_length_and_newlines(text):
     masked = mask_comments(text)
     assert len(masked) == len(text)
     assert [i for i, c in enumerate(masked) if c == "\n"] == [i for i, c in enumerate(text) if c == "\n"]
+
+
+@given(st.binary(max_size=200))
+def test_property_any_bytes_survive_decode_and_encode(data):
+    """Issue 8, item 9: os_xml decodes nothing, so ossec.conf may hold bytes that are not UTF-8; keep them."""
+    assert encode_conf(decode_conf(data)) == data
+
+
+@given(st.lists(list_names, min_size=1, max_size=3, unique=True), st.binary(max_size=40))
+def test_property_edit_keeps_every_byte_of_a_conf_that_is_not_utf8(names, junk):
+    """Bytes that are not UTF-8 in a comment: the edit adds our lines and changes no other byte."""
+    raw = CONF.encode("utf-8").replace(b"<!-- Default ruleset -->", b"<!-- " + junk.replace(b"-", b"_") + b" -->")
+    text = decode_conf(raw)
+    try:
+        read_ruleset(text)
+    except OssecConfError:
+        return  # junk that makes the comment ill-formed XML (e.g. a NUL) is refused, never rewritten
+    new_text, added, _removed = edit_lists(text, names)
+    new_raw = encode_conf(new_text)
+    for path in added:
+        new_raw = new_raw.replace(f"    <list>{path}</list>\n".encode(), b"", 1)
+    assert new_raw == raw

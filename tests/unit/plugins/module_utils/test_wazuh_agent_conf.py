@@ -1,4 +1,10 @@
-"""Unit and property tests for agent.conf rendering (_wazuh_agent_conf): escaping must round-trip."""
+"""Unit and property tests for agent.conf rendering (_wazuh_agent_conf).
+
+What counts is what Wazuh reads: every file is read back here with the os_xml port (_wazuh_osxml),
+which decodes no entity, and each query then goes through the agent's filter_special_chars(), as
+logcollector does before EvtSubscribe. Round trips must hold through that, not through a standard
+XML parser.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +18,7 @@ from ansible_collections.m1038.appcontrol.plugins.module_utils._wazuh_agent_conf
     parse,
     render,
 )
+from ansible_collections.m1038.appcontrol.plugins.module_utils._wazuh_osxml import XML_MAXSIZE, read
 
 # XML 1.0 text characters without line breaks, trimmed as the renderer trims them.
 xml_text = (
@@ -41,10 +48,48 @@ def test_default_channels_render_as_eventchannel_localfiles():
     assert parse(text)[0] == {"location": "Microsoft-Windows-Sysmon/Operational", "query": ""}
 
 
-def test_special_characters_are_escaped():
-    text = render([{"location": "A&B", "query": "*[System[EventID < 5 and EventID > 1]] & x"}])
-    assert "<location>A&amp;B</location>" in text
-    assert "<query>*[System[EventID &lt; 5 and EventID &gt; 1]] &amp; x</query>" in text
+def test_a_query_is_written_the_way_wazuh_reads_it():
+    """Issue 8, item 5: entities are not decoded by Wazuh; only a backslash keeps a '<' in the text."""
+    text = render([{"location": "Security", "query": "*[System[EventID>4000 and Level<=3]]"}])
+    assert "<query>*[System[EventID>4000 and Level\\<=3]]</query>" in text
+    assert "&gt;" not in text and "&lt;" not in text
+    (query,) = read(text).find_all("query")
+    assert query.content == "*[System[EventID>4000 and Level\\<=3]]"  # what verify-agent-conf and the agent read
+    assert parse(text) == [{"location": "Security", "query": "*[System[EventID>4000 and Level<=3]]"}]
+
+
+def test_what_entity_escaping_made_of_a_query_on_the_agent():
+    """The renderer used to write EventID&gt;4000: Wazuh keeps the entity, so the agent's XPath was broken."""
+    old = (
+        "<agent_config><localfile><location>Security</location><log_format>eventchannel</log_format>"
+        "<query>EventID&gt;4000 and Level&lt;=3</query></localfile></agent_config>"
+    )
+    assert parse(old) == [{"location": "Security", "query": "EventID&gt;4000 and Level&lt;=3"}]
+
+
+def test_ampersands_quotes_and_backslashes_reach_the_agent_as_written():
+    channels = [
+        {"location": "A&B", "query": "*[EventData[Data[@Name='Path']='C:\\Temp\\x & y']]"},
+        {"location": "Microsoft-Windows-AppLocker/EXE and DLL", "query": ""},
+    ]
+    text = render(channels)
+    assert "<location>A&B</location>" in text
+    assert "C:\\\\Temp\\\\x & y" in text  # each backslash doubled: the agent drops one of each pair
+    assert parse(text) == channels
+
+
+@pytest.mark.parametrize(
+    ("channels", "message"),
+    [
+        ([{"location": "A", "query": "*<!-- x -->"}], "holds '<!'"),
+        ([{"location": "A<B"}], "location 'A<B' holds '<'"),
+        ([{"location": "C:\\"}], "ends with a backslash"),
+        ([{"location": "A", "query": "x" * XML_MAXSIZE}], "longer than os_xml"),
+    ],
+)
+def test_what_wazuh_cannot_read_back_is_refused_naming_the_channel(channels, message):
+    with pytest.raises(AgentConfError, match=message):
+        render(channels)
 
 
 @pytest.mark.parametrize(
@@ -75,7 +120,24 @@ def test_bad_group_names(name):
         check_group_name(name)
 
 
-@given(st.lists(st.tuples(xml_text, st.one_of(st.just(""), xml_text)), max_size=5, unique_by=lambda t: t[0]))
-def test_property_render_then_parse_returns_the_channels(pairs):
+# Locations: no '<' (only a backslash could keep it, and the agent would keep that backslash) and no
+# trailing backslash (it would escape the closing tag's '<'); queries: anything but '<!' (os_xml reads a
+# comment there, escaped or not).
+locations = xml_text.filter(lambda v: "<" not in v and not v.endswith("\\"))
+queries = xml_text.filter(lambda v: "<!" not in v)
+
+
+@given(st.lists(st.tuples(locations, st.one_of(st.just(""), queries)), max_size=5, unique_by=lambda t: t[0]))
+def test_property_what_the_agent_reads_is_what_was_asked_for(pairs):
     channels = [{"location": loc, "query": q} for loc, q in pairs]
     assert parse(render(channels)) == channels
+
+
+@given(st.text(alphabet="<>\\&!-x ", min_size=1, max_size=12).map(str.strip).filter(bool))
+def test_property_queries_made_of_the_special_characters(query):
+    channels = [{"location": "Security", "query": query}]
+    if "<!" in query:
+        with pytest.raises(AgentConfError, match="'<!'"):
+            render(channels)
+    else:
+        assert parse(render(channels)) == channels

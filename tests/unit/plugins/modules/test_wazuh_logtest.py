@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
+from ansible.module_utils import basic
 
 from ansible_collections.m1038.appcontrol.plugins.module_utils._wazuh_ruletests import (
     EVENTCHANNEL_SKIP_REASON,
@@ -29,6 +30,8 @@ FIXTURE_INI = (
     Path(__file__).resolve().parents[3] / "fixtures" / "wazuh_manager" / "good" / "tests" / "m1038-appcontrol.ini"
 )
 USER = "m1038-test-user"
+# The real fail_json (conftest replaces it for every test); it masks no_log values in what it prints.
+REAL_FAIL_JSON = basic.AnsibleModule.fail_json
 PASSWORD = "not-a-real-secret"  # noqa: S105 - a test credential of the fake API
 
 SYSMON = (
@@ -288,3 +291,19 @@ def test_bad_credentials_fail_with_the_api_message(api, tmp_path):
 def test_tests_not_from_preflight_are_refused(api, tmp_path):
     with pytest.raises(AnsibleFailJson, match=r"tests\[0\] lacks"):
         run(api, tmp_path, tests=[{"event": "x"}])
+
+
+def test_only_the_password_is_masked_not_a_user_name_that_is_also_a_word(api, tmp_path, monkeypatch, capsys):
+    """Issue 8 (minor): with ``user`` no_log, a common user name such as ``wazuh`` was masked everywhere it
+    appears, so the error named ``http://.../********-api``. Only the password is secret."""
+    monkeypatch.setattr(basic.AnsibleModule, "fail_json", REAL_FAIL_JSON)
+    with pytest.raises(SystemExit):
+        run(f"{api}/wazuh-api", tmp_path, user="wazuh")
+    result = json.loads(capsys.readouterr().out)
+    assert result["failed"] is True
+    assert result["msg"] == (
+        f"Wazuh API at {api}/wazuh-api: POST /security/user/authenticate returned HTTP 401: Invalid credentials"
+    )
+    assert result["invocation"]["module_args"]["user"] == "wazuh"
+    assert result["invocation"]["module_args"]["password"] == "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"  # noqa: S105
+    assert PASSWORD not in json.dumps(result)

@@ -65,7 +65,7 @@ def generate(rules: int, seed: int = 1038) -> bytes:
                     break
                 lines.append('    <RuleGroup groupRelation="or">')
                 lines.append(f'      <{event.rulename} onmatch="{onmatch}">')
-                for _ in range(min(per_block, rules - written)):
+                for _filter in range(min(per_block, rules - written)):
                     if rng.random() < 0.25:
                         lines.append('        <Rule groupRelation="and">')
                         lines.append("          " + filter_line(rng, event, conditions))
@@ -83,7 +83,7 @@ def generate(rules: int, seed: int = 1038) -> bytes:
 
 def best(func, repeat: int) -> float:
     times = []
-    for _ in range(repeat):
+    for _run in range(repeat):
         start = time.perf_counter()
         func()
         times.append(time.perf_counter() - start)
@@ -91,7 +91,7 @@ def best(func, repeat: int) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("--rules", default="2000,10000,50000", help="comma-separated filter counts")
     parser.add_argument("--repeat", type=int, default=3, help="runs per measurement (best is printed)")
     args = parser.parse_args(argv)
@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         parse_s = best(lambda data=data: ET.fromstring(data), args.repeat)  # noqa: S314 - our own generated XML
         validate_s = best(lambda data=data: validate(data, source="generated", max_schema=SCHEMA), args.repeat)
         rng = random.Random(rules)
-        exclusions = [{"field": "Image", "condition": "is", "value": value(rng)} for _ in range(rules)]
+        exclusions = [{"field": "Image", "condition": "is", "value": value(rng)} for _rule in range(rules)]
         settings = Builtin(SCHEMA, ["SHA256"], True, False, "", exclusions, {})
         render_s = best(lambda settings=settings: render_builtin(settings), args.repeat)
         lines = data.count(b"\n")

@@ -53,7 +53,7 @@ def reference_dir(explicit: str | None) -> Path:
 
 
 def _schema_key(version: str) -> tuple[int, int]:
-    major, _, minor = version.partition(".")
+    major, _dot, minor = version.partition(".")
     # "4.2" is 4.20 and "4.21" is 4.21: compare the fraction as written to two places.
     return int(major), int((minor + "00")[:2])
 
@@ -200,7 +200,7 @@ def render(table: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("--check", action="store_true", help="exit 1 when the committed table is stale")
     parser.add_argument("--reference", help="folder with the manifests (default: ../shared/reference/sysmon-schema)")
     parser.add_argument("--output", default=str(OUTPUT), help=argparse.SUPPRESS)

@@ -154,7 +154,7 @@ class Validation:
             "table_schema": self.table_schema,
             "rules": self.rules,
             "process_create": self.process_create,
-            "events": {name: [onmatch for onmatch, _ in blocks] for name, blocks in self.events.items()},
+            "events": {name: [onmatch for onmatch, _count in blocks] for name, blocks in self.events.items()},
         }
 
 

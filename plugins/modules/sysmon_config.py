@@ -22,7 +22,7 @@ description:
     C(onmatch) on every event element; C(<Rule>) only from schema 4.22; C(schemaversion) not above what Sysmon
     O(target_version) loads; and, with O(require_all_processes), ProcessCreate exclude-based. Each error names the
     line, the element and the reason."
-  - Runs on the controller (C(delegate_to: localhost)); see C(docs/sysmon.md).
+  - "Runs on the controller (C(delegate_to: localhost)); see C(docs/sysmon.md)."
 author:
   - m1038.appcontrol contributors (@m1038-appcontrol)
 attributes:
@@ -172,7 +172,7 @@ summary:
   returned: always
   type: dict
 warnings_found:
-  description: Validation warnings, each C(SOURCE:LINE: <ELEMENT>: REASON).
+  description: "Validation warnings, each C(SOURCE:LINE: <ELEMENT>: REASON)."
   returned: always
   type: list
   elements: str
@@ -181,7 +181,7 @@ content:
   returned: in diff mode
   type: str
 errors:
-  description: Validation errors, each C(SOURCE:LINE: <ELEMENT>: REASON).
+  description: "Validation errors, each C(SOURCE:LINE: <ELEMENT>: REASON)."
   returned: failure
   type: list
   elements: str

@@ -18,13 +18,14 @@ description:
   - Refuses to plan a configuration whose C(schemaversion) is above what the Sysmon release that will run loads.
   - With O(expect_compliant) it is the verify step - it fails unless the (fresh) probe needs no action and the
     installed release is the requested one.
-  - Runs on the controller (C(delegate_to: localhost)); the decisions live in C(plugins/module_utils/_sysmon_plan.py).
+  - "Runs on the controller (C(delegate_to: localhost)); the decisions live in
+    C(plugins/module_utils/_sysmon_plan.py)."
 author:
   - m1038.appcontrol contributors (@m1038-appcontrol)
 attributes:
   check_mode:
     support: full
-    description: Plans the same in check mode; RV(changed) then says the host would change.
+    description: Plans the same in check mode; C(changed) then says the host would change.
   diff_mode:
     support: full
     description: The host's configuration file (when the probe read it) against the rendered one.
@@ -36,7 +37,7 @@ options:
     required: true
   recorded:
     description:
-      - The probe is a recording, not this run's. The plan is the same, but RV(changed) is always false
+      - The probe is a recording, not this run's. The plan is the same, but C(changed) is always false
         (no host can change).
     type: bool
     default: false

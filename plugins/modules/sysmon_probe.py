@@ -29,6 +29,7 @@ attributes:
     support: none
     description: Changes nothing, so there is nothing to diff.
   platform:
+    support: full
     platforms: windows
     description: Runs on the Windows host (PowerShell, Ansible.Basic).
 options:

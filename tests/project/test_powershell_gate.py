@@ -140,7 +140,7 @@ def test_inline_scripts_in_tasks(tmp_path):
         )
     )
     found = gate.inline_scripts(tasks)
-    assert [module for module, _, _ in found] == ["ansible.windows.win_powershell"] * 2 + ["ansible.windows.win_shell"]
+    assert [entry[0] for entry in found] == ["ansible.windows.win_powershell"] * 2 + ["ansible.windows.win_shell"]
     problems = gate.check_yaml(tasks, "tasks.yml")
     syntax = [p for p in problems if "syntax error" in p.reason]
     assert syntax and min(p.line for p in syntax) == 15, problems  # the line of `if ($a -eq 1 {` in the file

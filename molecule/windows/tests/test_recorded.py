@@ -77,5 +77,5 @@ def test_configure_steps_push_the_rendered_file_and_keep_the_loaded_one():
 
 
 def test_an_install_without_a_package_sha256_plans_no_command():
-    (install, _) = plan("sysmon-not-installed")["actions"]
+    install = plan("sysmon-not-installed")["actions"][0]
     assert install["package"] is None and install["argv"] is None

@@ -96,7 +96,7 @@ def test_exclusions_and_groups_render_as_or_alternatives():
         },
         {"any": [{"field": "CommandLine", "condition": "contains", "value": "--type=renderer"}], "name": "browsers"},
     ]
-    text, _ = render_builtin(builtin(process_create_exclusions=exclusions))
+    text, _warnings = render_builtin(builtin(process_create_exclusions=exclusions))
     assert '<RuleGroup groupRelation="or">\n      <ProcessCreate onmatch="exclude">' in text
     assert f'<ParentImage name="wazuh-agent children" condition="is">{WAZUH_AGENT}</ParentImage>' in text
     assert '<Rule groupRelation="and">' in text and '<Rule name="browsers" groupRelation="or">' in text
@@ -113,7 +113,7 @@ def test_other_events_include_exclude_and_log_all():
         },
         "DriverLoad": {"exclude": []},
     }
-    text, _ = render_builtin(builtin(events=events))
+    text, _warnings = render_builtin(builtin(events=events))
     result = check(text.encode())
     assert result.ok
     assert result.events["NetworkConnect"] == [("include", 1), ("exclude", 1)]
@@ -167,7 +167,7 @@ def test_blocking_events_warn():
             "include": [{"field": "TargetFilename", "condition": "begin with", "value": "C:\\Users\\"}]
         }
     }
-    _, warnings = render_builtin(builtin(events=events))
+    _text, warnings = render_builtin(builtin(events=events))
     assert warnings and "BLOCKS" in warnings[0]
 
 
@@ -346,7 +346,7 @@ XML_TEXT = st.text(
 def test_any_value_round_trips_through_render_and_parse(value, name):
     """What the user wrote is exactly what Sysmon reads back, whatever it holds (&, <, quotes, newlines)."""
     exclusions = [{"field": "CommandLine", "condition": "contains", "value": value, "name": name}]
-    text, _ = render_builtin(builtin(process_create_exclusions=exclusions))
+    text, _warnings = render_builtin(builtin(process_create_exclusions=exclusions))
     root = parse(text.encode("utf-8"))
     event = root.children[-1].children[0].children[0]
     (field,) = event.children

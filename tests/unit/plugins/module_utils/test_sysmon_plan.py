@@ -62,7 +62,7 @@ def plan_for(name: str, **overrides) -> Plan:
 def test_the_compliant_fixtures_hold_the_default_configuration():
     """The role's defaults render exactly the configuration the compliant fixtures say is loaded."""
     defaults = yaml.safe_load((PROJECT / "roles" / "sysmon" / "defaults" / "main.yml").read_text())
-    text, _ = render_builtin(
+    text, _warnings = render_builtin(
         Builtin(
             schemaversion="4.90",  # auto for sysmon_version 15.15
             hash_algorithms=defaults["sysmon_config_hash_algorithms"],

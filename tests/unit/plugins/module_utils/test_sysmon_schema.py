@@ -51,7 +51,7 @@ def test_schemas_are_sorted_unique_and_complete():
     assert keys == sorted(set(keys))
     for table in (data.ORIGIN, data.CONDITIONS, data.OPTIONS, data.RULE_OPTIONS, data.EVENTS):
         assert list(table) == data.SCHEMAS
-    assert all(0 <= fieldset < len(data.FIELDSETS) for rows in data.EVENTS.values() for _, _, fieldset in rows)
+    assert all(0 <= fieldset < len(data.FIELDSETS) for rows in data.EVENTS.values() for _id, _name, fieldset in rows)
 
 
 def test_conditions_only_grow_and_is_is_always_there():

@@ -352,6 +352,11 @@ def make_plan(probe: object, desired: Desired, *, host: str = "", recorded: bool
     return plan
 
 
+def shows_config_diff(plan: Plan) -> bool:
+    """The configuration the host runs changes: a configure, or an install that loads it."""
+    return any(plan.has(a) for a in ("configure", *INSTALLING))
+
+
 def needs(plan: Plan) -> dict:
     """What the role must check before it applies: the EULA for any binary run, the package for an install."""
     return {
@@ -367,7 +372,9 @@ def config_diff(probe: dict, config: RenderedConfig, host: str) -> dict | None:
     current = probe["config"]
     before = current.get("text")
     label = f"{host}:{current['file']}" if current["file"] else f"{host}:(no ConfigFile)"
-    if before is None:
+    if not probe["installed"]:
+        before, label = "", f"{host}:(Sysmon not installed)"
+    elif before is None:
         why = "not on disk" if current["file"] and not current["file_exists"] else "not read by the probe"
         before, label = "", f"{label} ({why})"
     elif parse_hash_list(current["hash"]).get("SHA256") not in (None, (current["file_sha256"] or "").lower()):

@@ -28,7 +28,9 @@ attributes:
     description: Plans the same in check mode; C(changed) then says the host would change.
   diff_mode:
     support: full
-    description: The host's configuration file (when the probe read it) against the rendered one.
+    description: >-
+      When the plan loads the configuration (configure, install, upgrade, downgrade), the host's configuration file
+      (when the probe read it) against the rendered one.
 options:
   probe:
     description:
@@ -197,6 +199,7 @@ from ansible_collections.m1038.appcontrol.plugins.module_utils._sysmon_plan impo
     config_diff,
     make_plan,
     needs,
+    shows_config_diff,
 )
 from ansible_collections.m1038.appcontrol.plugins.module_utils._sysmon_schema import BINARIES
 from ansible_collections.m1038.appcontrol.plugins.module_utils._winedge import PlanError, ProbeError
@@ -272,7 +275,7 @@ def main():
     for warning in plan.warnings:
         module.warn(f"{params['host'] or 'sysmon'}: {warning}")
     result = {"changed": plan.changed, "plan": plan.to_dict(), "needs": needs(plan)}
-    if module._diff and desired.config is not None and plan.has("configure"):
+    if module._diff and desired.config is not None and shows_config_diff(plan):
         diff = config_diff(params["probe"], desired.config, params["host"] or "host")
         if diff is not None:
             result["diff"] = diff

@@ -20,6 +20,7 @@ from ansible_collections.m1038.appcontrol.plugins.module_utils._sysmon_plan impo
     loaded_state,
     make_plan,
     needs,
+    shows_config_diff,
 )
 from ansible_collections.m1038.appcontrol.plugins.module_utils._winedge import (
     Plan,
@@ -320,6 +321,10 @@ def test_config_diff_labels_what_the_host_has():
     assert diff["before"].startswith("<Sysmon schemaversion") and diff["after"] == "<Sysmon/>\n"
     assert diff["before_header"] == "ws:C:\\Windows\\sysmonconfig-export.xml (loaded)"
     assert config_diff(current, rendered(), "ws") is None
+    diff = config_diff(probe("not-installed"), config, "ws")
+    assert (diff["before"], diff["before_header"]) == ("", "ws:(Sysmon not installed)")
+    assert shows_config_diff(plan_for("not-installed")) and shows_config_diff(plan_for("other-config"))
+    assert not shows_config_diff(plan_for("x86-service-stopped"))
 
 
 def test_a_huge_diff_is_prepared_and_cut():

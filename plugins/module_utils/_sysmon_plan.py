@@ -106,8 +106,9 @@ class HostPaths:
     def backup_config(self) -> str:
         return ntpath.join(self.root, "backup", "sysmonconfig.previous.xml")
 
-    def previous_binary(self, binary_name: str) -> str:
-        return ntpath.join(self.root, "backup", f"previous-{binary_name}")
+    def previous_binary(self, installed: str) -> str:
+        # Same file name as installed: Sysmon names its service after its executable.
+        return ntpath.join(self.root, "backup", "previous", ntpath.basename(installed))
 
     def package(self, package_id: str, binary_name: str) -> dict | None:
         if not package_id:
@@ -189,7 +190,7 @@ def _plan_install(probe: dict, desired: Desired, plan: Plan, installed: str | No
         return
     current = _installed_binary(probe)
     loaded = probe["config"]["file"] if probe["config"]["file_exists"] else None
-    previous = paths.previous_binary(binary_name)
+    previous = paths.previous_binary(current)
     replace = {
         **_install_steps(probe, desired, paths, binary_name),
         "from": installed,

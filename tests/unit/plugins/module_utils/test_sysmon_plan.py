@@ -121,7 +121,7 @@ def test_old_version_is_upgraded_and_the_install_loads_the_config():
     upgrade = plan.actions[0]
     assert (upgrade.details["from"], upgrade.details["to"]) == ("14.16", "15.15")
     assert "14.16 to 15.15" in upgrade.reason
-    previous = ROOT + "\\backup\\previous-Sysmon64.exe"
+    previous = ROOT + "\\backup\\previous\\Sysmon64.exe"  # the same name: Sysmon names its service after it
     assert upgrade.details["keep"] == [
         {"src": "C:\\Windows\\Sysmon64.exe", "dest": previous},
         {"src": "C:\\Windows\\sysmonconfig.xml", "dest": BACKUP},

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.slow
 
 def test_fresh_install_then_nothing_then_check_mode(tmp_path):
     lab = Lab(tmp_path, {})
-    changed, calls, _ = lab.run()
+    changed, calls, _stdout = lab.run()
     assert changed > 0
     staged = f"{REMOTE}\\package\\Sysmon-{lab.sha256[:16]}\\Sysmon64.exe"
     assert names(calls) == [
@@ -40,31 +40,31 @@ def test_fresh_install_then_nothing_then_check_mode(tmp_path):
     assert state["driver"]["config_hash"] == lab.rendered_hash()
     assert state["eventlog"] == 268435456
 
-    changed, calls, _ = lab.run()
+    changed, calls, _stdout = lab.run()
     assert changed == 0 and names(calls) == ["sysmon_probe"]  # a compliant host costs one probe
 
-    changed, calls, _ = lab.run("--check", "--diff")
+    changed, calls, _stdout = lab.run("--check", "--diff")
     assert changed == 0 and names(calls) == ["sysmon_probe"]
 
 
 def test_a_package_with_another_sha256_is_refused_before_it_is_copied(tmp_path):
     lab = Lab(tmp_path, {})
-    _, calls, stdout = lab.run(ok=False, sysmon_package_src=str(lab.zip), sysmon_package_sha256="0" * 64)
+    _changed, calls, stdout = lab.run(ok=False, sysmon_package_src=str(lab.zip), sysmon_package_sha256="0" * 64)
     assert "has SHA256" in stdout and names(calls) == ["sysmon_probe"]
 
 
 def test_without_the_eula_nothing_runs(tmp_path):
     lab = Lab(tmp_path, {})
-    _, calls, stdout = lab.run(ok=False, sysmon_accept_eula=False)
+    _changed, calls, stdout = lab.run(ok=False, sysmon_accept_eula=False)
     assert "set sysmon_accept_eula to true" in " ".join(stdout.split())
     assert names(calls) == ["sysmon_probe"]
 
 
 def test_state_absent_uninstalls_and_cleans_up(tmp_path):
     lab = Lab(tmp_path, installed_state(version="15.15"))
-    changed, calls, _ = lab.run(sysmon_state="absent")
+    changed, calls, _stdout = lab.run(sysmon_state="absent")
     assert changed > 0
     assert names(calls) == ["sysmon_probe", "win_command -accepteula -u force", "win_file", "sysmon_probe"]
     assert lab.state["service"] is None
-    changed, calls, _ = lab.run(sysmon_state="absent")
+    changed, calls, _stdout = lab.run(sysmon_state="absent")
     assert changed == 0 and names(calls) == ["sysmon_probe"]

@@ -33,7 +33,7 @@ def test_upgrade_keeps_the_old_release_and_reruns_clean(tmp_path):
     assert lab.file(f"{REMOTE}\\backup\\sysmonconfig.previous.xml") is not None
     assert lab.file("C:\\Windows\\Sysmon64.exe")["version"] == "15.15"
     assert lab.state["driver"]["config_hash"] == lab.rendered_hash()
-    changed, calls, _ = lab.run(sysmon_package_src=str(lab.zip))
+    changed, calls, _stdout = lab.run(sysmon_package_src=str(lab.zip))
     assert changed == 0 and names(calls) == ["sysmon_probe"]
 
 
@@ -42,7 +42,7 @@ def test_a_refused_configuration_is_replaced_by_the_previous_one(tmp_path):
     state["refuse_marker"] = "m1038.appcontrol sysmon_config"  # in the header of every rendered config
     lab = Lab(tmp_path, state)
     old_hash = state["driver"]["config_hash"]
-    _, calls, stdout = lab.run(ok=False)
+    _changed, calls, stdout = lab.run(ok=False)
     assert names(calls) == [
         "sysmon_probe",
         "win_copy",  # keep C:\Windows\sysmonconfig.xml
@@ -61,7 +61,7 @@ def test_a_failed_upgrade_reinstalls_the_previous_release(tmp_path):
     state = installed_state()
     state["refuse_marker"] = "m1038.appcontrol sysmon_config"  # the new install's -i CONFIG fails
     lab = Lab(tmp_path, state)
-    _, calls, stdout = lab.run(ok=False)
+    _changed, calls, stdout = lab.run(ok=False)
     assert names(calls)[-3:] == [
         "win_command -accepteula -u force",
         f"win_command -accepteula -i {REMOTE}\\sysmonconfig.xml",

@@ -105,14 +105,16 @@ def _writable_guardrails(result: Guardrails, policy: Policy, writable: WritableR
                 f"{name}: every scanned user-writable folder is an exception",
                 overrides,
             )
-    for item in writable.broad_principals:
+    for name in sorted({item["collection"] for item in writable.broad_principals}):
+        items = [item for item in writable.broad_principals if item["collection"] == name]
+        rules = sorted({f"{item['rule']!r} ({item['principal']})" for item in items})
+        still_open = sorted({f"{item['folder']} on {item['host']}" for item in items if not item["covered"]})
         result.add(
             "broad_principal_writable",
-            item["collection"],
-            "warning",
-            f"{item['collection']}: rule {item['rule']!r} for {item['principal']} covers {item['folder']} "
-            f"on {item['host']}, "
-            f"which users can write ({'closed by an exception' if item['covered'] else 'NOT closed'})",
+            name,
+            "warning" if still_open else "ok",
+            f"{name}: {', '.join(rules)} cover {len(items)} user-writable folders; "
+            + (f"NOT closed: {'; '.join(still_open)}" if still_open else "every one closed by an exception"),
             set(),
         )
 
@@ -139,8 +141,8 @@ def render(
         add_exceptions=params.get("writable_exceptions", "add") == "add",
     )
     policy = writable.policy
-    connection = params.get("connection_sids")
-    connection = CONNECTION_SIDS if connection is None else tuple(connection)
+    groups = params.get("connection_groups") or []
+    connection = CONNECTION_SIDS + tuple(checked_sid(s, f"connection_groups[{i}]") for i, s in enumerate(groups))
     guardrails = evaluate(policy, overrides=overrides, connection_sids=connection)
     _writable_guardrails(guardrails, policy, writable, overrides)
     if guardrails.errors:

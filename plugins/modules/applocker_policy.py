@@ -110,14 +110,15 @@ options:
     type: list
     elements: str
     default: []
-  connection_sids:
+  connection_groups:
     description:
-      - SIDs the Ansible connection's account belongs to; a Deny rule for one of them that matches powershell.exe,
-        wsmprovhost.exe or the PowerShell DLLs fails the V(deny_blocks_ansible) guardrail. Add the account's domain
-        groups to the default.
+      - Group SIDs the Ansible connection's account belongs to besides the well-known ones it always has (Everyone,
+        NETWORK, Authenticated Users, This Organization, Administrators, Users, the local account SIDs). A Deny rule
+        for any of them that matches powershell.exe, wsmprovhost.exe or the PowerShell DLLs fails the
+        V(deny_blocks_ansible) guardrail.
     type: list
     elements: str
-    default: [S-1-1-0, S-1-5-2, S-1-5-11, S-1-5-15, S-1-5-32-544, S-1-5-32-545, S-1-5-113, S-1-5-114]
+    default: []
   guardrail_overrides:
     description:
       - Guardrails to accept on purpose, by name. V(dll_enforcement) is the acknowledgement that enforcing the Dll
@@ -223,7 +224,7 @@ import os
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.m1038.appcontrol.plugins.module_utils._applocker_core import AppLockerError
-from ansible_collections.m1038.appcontrol.plugins.module_utils._applocker_guardrails import CONNECTION_SIDS, OVERRIDES
+from ansible_collections.m1038.appcontrol.plugins.module_utils._applocker_guardrails import OVERRIDES
 from ansible_collections.m1038.appcontrol.plugins.module_utils._applocker_model import parse_model
 from ansible_collections.m1038.appcontrol.plugins.module_utils._applocker_render import (
     AUDIT_FILE,
@@ -257,7 +258,7 @@ ARGUMENT_SPEC = {
     "writable_probes": {"type": "list", "elements": "path", "default": []},
     "writable_exceptions": {"type": "str", "choices": ["add", "report"], "default": "add"},
     "known_admins": {"type": "list", "elements": "str", "default": []},
-    "connection_sids": {"type": "list", "elements": "str", "default": list(CONNECTION_SIDS)},
+    "connection_groups": {"type": "list", "elements": "str", "default": []},
     "guardrail_overrides": {"type": "list", "elements": "str", "choices": list(OVERRIDES), "default": []},
 }
 

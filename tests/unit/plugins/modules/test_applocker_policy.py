@@ -116,8 +116,13 @@ def test_result_reports_collections_guardrails_coverage_and_writable_exceptions(
     windows = next(r for r in enforce.collections["Exe"].rules if r.name.endswith("Windows folder"))
     assert "%WINDIR%\\Tasks\\*" in {e.path for e in windows.exceptions}
     assert result["coverage"]["writable"]["exceptions_added"]
-    warnings = [r for r in result["guardrails"] if r["check"] == "broad_principal_writable"]
-    assert warnings and all("closed by an exception" in r["message"] for r in warnings)
+    broad = {r["collection"]: r for r in result["guardrails"] if r["check"] == "broad_principal_writable"}
+    assert set(broad) == {"Exe", "Script"}
+    assert broad["Exe"]["status"] == "ok"
+    assert broad["Exe"]["message"] == (
+        "Exe: '(Default Rule) All files located in the Program Files folder' (Everyone), '(Default Rule) All files "
+        "located in the Windows folder' (Everyone) cover 10 user-writable folders; every one closed by an exception"
+    )
 
 
 def test_a_model_change_is_reported_semantically(args):
@@ -156,10 +161,10 @@ def test_an_uncovered_writable_folder_is_refused_by_name(args):
 def test_without_a_probe_the_enforced_paths_are_unscanned(args):
     args["writable_probes"] = []
     result = fail_module(args)
-    assert (
-        "Exe: allowed paths whose user-writable folders are unknown: %PROGRAMFILES%\\* (no host: no writable-folder probe)"
-        in (result["msg"])
+    expected = (
+        "Exe: allowed paths whose user-writable folders are unknown: %PROGRAMFILES%\\* (no host: no writable-folder"
     )
+    assert expected in result["msg"]
 
 
 def test_a_missing_detection_summary_falls_back_with_a_warning(args, tmp_path):
@@ -184,3 +189,35 @@ def test_bad_inputs_fail_naming_them(args, tmp_path):
 def test_without_lxml_the_module_says_what_to_install(args, monkeypatch):
     monkeypatch.setattr(applocker_policy, "lxml_available", lambda: False)
     assert "lxml" in fail_module(args)["msg"]
+
+
+def test_connection_groups_make_their_deny_rules_count(args):
+    group = "S-1-5-21-1004336348-1177238915-682003330-1105"
+    args["model"]["Exe"]["rules"] = [
+        {"name": "No shells for ops", "action": "deny", "sid": group, "path": "%SYSTEM32%\\*"}
+    ]
+    assert run_module(args)["changed"] is True
+    args["connection_groups"] = [group]
+    result = fail_module(args)
+    assert (
+        "Exe: Deny rule 'No shells for ops' (model Exe.rules[0]) for " + group + " matches powershell.exe"
+        in result["msg"]
+    )
+    args["connection_groups"] = ["ops"]
+    assert "connection_groups[0]: 'ops' is not a SID" in fail_module(args)["msg"]
+
+
+def test_open_folders_under_broad_principals_are_a_warning_when_accepted(args):
+    args["writable_exceptions"] = "report"
+    args["guardrail_overrides"] = ["writable_uncovered"]
+    result = run_module(args)
+    broad = next(
+        r for r in result["guardrails"] if r["check"] == "broad_principal_writable" and r["collection"] == "Exe"
+    )
+    assert broad["status"] == "warning"
+    assert (
+        "NOT closed: C:\\Program Files (x86)\\Fabrikam\\Updates on WIN11-01; C:\\Windows\\Logs\\Generic on WIN11-01"
+        in (broad["message"])
+    )
+    uncovered = {(r["collection"], r["status"]) for r in result["guardrails"] if r["check"] == "writable_uncovered"}
+    assert uncovered == {("Exe", "overridden"), ("Script", "overridden"), ("Msi", "ok")}

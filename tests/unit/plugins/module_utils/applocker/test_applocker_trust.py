@@ -207,7 +207,7 @@ def test_the_detection_summary_says_what_detection_trusts(tmp_path):
 
 
 def test_a_summary_from_elsewhere_is_refused():
-    with pytest.raises(AppLockerError, match="not a summary.json written by m1038.appcontrol.wazuh_ruleset"):
+    with pytest.raises(AppLockerError, match=r"not a summary\.json written by m1038\.appcontrol\.wazuh_ruleset"):
         detection_decision(TRUST, {"generator": "other"}, "x/summary.json")
 
 

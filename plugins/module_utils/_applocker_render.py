@@ -24,6 +24,7 @@ from ansible_collections.m1038.appcontrol.plugins.module_utils._applocker_core i
     XML_MODES,
     AppLockerError,
     Policy,
+    paused_gc,
     variant,
 )
 from ansible_collections.m1038.appcontrol.plugins.module_utils._applocker_guardrails import (
@@ -49,6 +50,7 @@ ENFORCE_FILE = "enforce.xml"
 COVERAGE_FILE = "coverage.json"
 FILES = (AUDIT_FILE, ENFORCE_FILE, COVERAGE_FILE)  # written in this order: coverage.json last
 MAX_ERRORS_SHOWN = 20
+MAX_LISTED = 10
 
 
 class GuardrailError(AppLockerError):
@@ -56,8 +58,9 @@ class GuardrailError(AppLockerError):
 
     def __init__(self, guardrails: Guardrails):
         self.guardrails = guardrails
-        shown = guardrails.messages("error")
-        super().__init__("the enforce variant is refused: " + "; ".join(shown))
+        errors = guardrails.messages("error")
+        more = f"; and {len(errors) - MAX_ERRORS_SHOWN} more errors" if len(errors) > MAX_ERRORS_SHOWN else ""
+        super().__init__("the enforce variant is refused: " + "; ".join(errors[:MAX_ERRORS_SHOWN]) + more)
 
 
 @dataclass
@@ -77,13 +80,15 @@ def _writable_guardrails(result: Guardrails, policy: Policy, writable: WritableR
         unscanned = [u for u in writable.unscanned if u["collection"] == name]
         if unscanned:
             paths = sorted({f"{u['rule_path']} ({u['host'] or 'no host'}: {u['reason']})" for u in unscanned})
+            shown = paths if len(paths) <= MAX_LISTED else [*paths[:MAX_LISTED], f"and {len(paths) - MAX_LISTED} more"]
             result.add(
                 "unscanned_paths",
                 name,
                 "error",
-                f"{name}: allowed paths whose user-writable folders are unknown: {'; '.join(paths)}; give a complete "
+                f"{name}: allowed paths whose user-writable folders are unknown: {'; '.join(shown)}; give a complete "
                 "writable-folder probe for every host (writable_probes) (override: unscanned_paths)",
                 overrides,
+                paths=paths,
             )
         for item in [u for u in writable.uncovered if u["collection"] == name]:
             writers = ", ".join(w["name"] or w["sid"] for w in item["writers"])
@@ -127,6 +132,11 @@ def render(
     params: dict, *, summary: dict | None = None, summary_source: str = "", probes: list | None = None
 ) -> Rendered:
     """Build and check every output; raise AppLockerError (GuardrailError for guardrails) on any problem."""
+    with paused_gc():
+        return _render(params, summary, summary_source, probes)
+
+
+def _render(params: dict, summary: dict | None, summary_source: str, probes: list | None) -> Rendered:
     overrides = check_overrides(params.get("guardrail_overrides"))
     policy = parse_model(params.get("model"))
     signers = vendor_signers(params.get("vendor_signers"))

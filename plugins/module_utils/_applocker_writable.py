@@ -35,6 +35,7 @@ from ansible_collections.m1038.appcontrol.plugins.module_utils._applocker_core i
     Policy,
     Rule,
     applocker_form,
+    expansions,
     fold,
     path_matches,
 )
@@ -215,9 +216,48 @@ def _planned_rules(policy: Policy) -> list[tuple[str, int, Rule]]:
     return found
 
 
+def literal_folder(pattern: str) -> str:
+    """The folder a path pattern starts in: everything before the first wildcard, up to a backslash."""
+    head = pattern.split("*", 1)[0]
+    return head.rsplit("\\", 1)[0] if "\\" in head else ""
+
+
 def scan_roots(policy: Policy) -> list[str]:
-    """The rule paths the probe must scan (pass them to the PART 2 probe as its input)."""
-    return sorted({rule.condition.path for _name, _index, rule in _planned_rules(policy)}, key=str.casefold)
+    """The rule paths a probe must scan (the PART 2 probe's input), without those another one contains."""
+    paths = sorted({rule.condition.path for _name, _index, rule in _planned_rules(policy)}, key=fold)
+    roots = [p for p in paths if p.endswith("\\*") and "*" not in p[:-1]]  # plain "FOLDER\*" patterns
+    kept = []
+    for path in paths:
+        concrete = expansions(literal_folder(path)) if literal_folder(path) else ()
+        inside = [r for r in roots if r != path and concrete and all(_covers(r, c, None) for c in concrete)]
+        if not inside:
+            kept.append(path)
+    return kept
+
+
+def _scan_gap(rule_path: str, scan: Scan) -> str | None:
+    """Why the scan does not vouch for every folder under ``rule_path`` (None when it does).
+
+    A rule path is scanned when the probe scanned it, or scanned completely a root that contains
+    the folder the pattern starts in (``%PROGRAMFILES%\\*`` contains ``%PROGRAMFILES%\\Contoso\\*``).
+    """
+    if scan.truncated:
+        return "scan incomplete (truncated)"
+    root = scan.roots.get(fold(rule_path))
+    if root is not None:
+        return None if root["complete"] else _incomplete(root)
+    folder = literal_folder(rule_path)
+    concrete = expansions(folder, scan.variables) if folder else ()
+    if folder and not concrete:
+        variable = folder.split("\\")[0]
+        return f"{variable} has no folder on this host (removable media are writable by their users)"
+    for item in concrete or [""]:
+        containing = [r for r in scan.roots.values() if item and _covers(r["rule_path"], item, scan.variables)]
+        if not containing:
+            return "not scanned"
+        if not any(r["complete"] for r in containing):
+            return _incomplete(containing[0])
+    return None
 
 
 def _covers(pattern: str, folder: str, variables: dict, *, ads: bool = False) -> bool:
@@ -253,15 +293,8 @@ def plan_writable(
     for name, index, rule in _planned_rules(policy):
         where = {"collection": name, "rule": rule.name, "rule_id": rule.id, "rule_path": rule.condition.path}
         for scan in scans or [None]:
-            root = scan.roots.get(fold(rule.condition.path)) if scan else None
-            if root is None or not root["complete"] or scan.truncated:
-                reason = (
-                    "no writable-folder probe"
-                    if scan is None
-                    else "not scanned"
-                    if root is None
-                    else _incomplete(root, scan)
-                )
+            reason = "no writable-folder probe" if scan is None else _scan_gap(rule.condition.path, scan)
+            if reason:
                 result.unscanned.append({**where, "host": scan.host if scan else None, "reason": reason})
         covered = [
             (scan, folder)
@@ -305,9 +338,8 @@ def plan_writable(
     return result
 
 
-def _incomplete(root: dict, scan: Scan) -> str:
-    truncated = ", truncated" if scan.truncated else ""
-    return f"scan incomplete ({len(root.get('errors', []))} errors{truncated})"
+def _incomplete(root: dict) -> str:
+    return f"scan incomplete ({len(root.get('errors', []))} errors under {root['rule_path']})"
 
 
 def _is_rule_root(rule_path: str, folder: str, variables: dict) -> bool:

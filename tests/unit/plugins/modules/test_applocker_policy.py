@@ -111,7 +111,7 @@ def test_result_reports_collections_guardrails_coverage_and_writable_exceptions(
         "detection only: Wazuh, Inc. (trusted): no signer subject in vendor_signers: AppLocker cannot match this vendor"
         in (result["coverage_summary"])
     )
-    assert result["scan_roots"] == ["%PROGRAMFILES%\\*", "%WINDIR%\\*", "%WINDIR%\\Installer\\*"]
+    assert result["scan_roots"] == ["%PROGRAMFILES%\\*", "%WINDIR%\\*"]
     enforce = parse_policy(Path(result["files"]["enforce"]).read_bytes())
     windows = next(r for r in enforce.collections["Exe"].rules if r.name.endswith("Windows folder"))
     assert "%WINDIR%\\Tasks\\*" in {e.path for e in windows.exceptions}

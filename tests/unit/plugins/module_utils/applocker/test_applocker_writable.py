@@ -39,7 +39,43 @@ PF_RULE = "(Default Rule) All files located in the Program Files folder"
 
 
 def test_scan_roots_are_the_allow_path_rules_for_non_administrators():
-    assert scan_roots(parse_model(MODEL)) == ["%PROGRAMFILES%\\*", "%WINDIR%\\*", "%WINDIR%\\Installer\\*"]
+    # %WINDIR%\Installer\* lies inside %WINDIR%\*: scanning the outer one covers it
+    assert scan_roots(parse_model(MODEL)) == ["%PROGRAMFILES%\\*", "%WINDIR%\\*"]
+    model = {
+        "Exe": {
+            "rules": [
+                {"name": "a", "path": "%OSDRIVE%\\Tools\\*"},
+                {"name": "b", "path": "%OSDRIVE%\\Tools\\Bin\\*.exe"},
+                {"name": "c", "path": "%OSDRIVE%\\Users\\*\\Apps\\*"},
+                {"name": "d", "path": "%REMOVABLE%\\*"},
+                {"name": "e", "path": "%OSDRIVE%\\Tools\\one.exe"},  # a file, no folder to scan
+                {"name": "f", "path": "%OSDRIVE%\\Data\\*", "sid": "S-1-5-32-544"},  # Administrators
+            ]
+        }
+    }
+    assert scan_roots(parse_model(model)) == ["%OSDRIVE%\\Tools\\*", "%OSDRIVE%\\Users\\*\\Apps\\*", "%REMOVABLE%\\*"]
+
+
+def test_a_rule_inside_a_scanned_root_is_scanned():
+    model = {
+        "Exe": {
+            "mode": "enforce",
+            "rules": [
+                {"name": "Vendor", "path": "%PROGRAMFILES%\\Fabrikam\\*"},
+                {"name": "Tools", "path": "%OSDRIVE%\\Tools\\*"},
+                {"name": "Stick", "path": "%REMOVABLE%\\*"},
+            ],
+        }
+    }
+    result = plan_writable(parse_model(model), [probe("win11-writable.json")])
+    assert {(u["rule"], u["reason"]) for u in result.unscanned} == {
+        ("Tools", "not scanned"),
+        ("Stick", "%REMOVABLE% has no folder on this host (removable media are writable by their users)"),
+    }
+    assert exceptions_of(result.policy, "Exe", "Vendor") == [
+        "%PROGRAMFILES%\\Fabrikam\\Updates:*",
+        "%PROGRAMFILES%\\Fabrikam\\Updates\\*",
+    ]
 
 
 def test_win11_folders_become_exceptions_of_the_rules_that_cover_them():
@@ -141,7 +177,7 @@ def test_existing_exceptions_are_kept_and_only_the_missing_ones_added():
 def test_an_incomplete_or_missing_scan_is_reported_per_rule_and_host():
     result = plan_writable(parse_model(MODEL), [probe("incomplete.json")])
     reasons = {(u["collection"], u["rule_path"], u["reason"]) for u in result.unscanned}
-    assert ("Exe", "%WINDIR%\\*", "scan incomplete (1 errors)") in reasons
+    assert ("Exe", "%WINDIR%\\*", "scan incomplete (1 errors under %WINDIR%\\*)") in reasons
     assert ("Exe", "%PROGRAMFILES%\\*", "not scanned") in reasons
     assert not any(u["rule_path"] == "%WINDIR%\\Installer\\*" for u in result.unscanned)
     none = plan_writable(parse_model(MODEL), [])
@@ -153,7 +189,7 @@ def test_a_truncated_scan_is_incomplete():
     name, data = probe("clean.json")
     data["writable_scan"]["truncated"] = True
     result = plan_writable(parse_model(MODEL), [(name, data)])
-    assert {u["reason"] for u in result.unscanned} == {"scan incomplete (0 errors, truncated)"}
+    assert {u["reason"] for u in result.unscanned} == {"scan incomplete (truncated)"}
 
 
 def test_the_hosts_own_folders_are_used():

@@ -25,6 +25,7 @@ from ansible_collections.m1038.appcontrol.plugins.module_utils._applocker_core i
     Collection,
     Policy,
     Rule,
+    paused_gc,
 )
 from ansible_collections.m1038.appcontrol.plugins.module_utils._applocker_xml import parse_policy, render_policy
 
@@ -147,8 +148,9 @@ class PolicyDiff:
 
 def compare(before: Policy | bytes | str, after: Policy | bytes | str) -> PolicyDiff:
     """The semantic difference from ``before`` to ``after``."""
-    old = normalise(before, "before")
-    new = normalise(after, "after")
+    with paused_gc():
+        old = normalise(before, "before")
+        new = normalise(after, "after")
     diff = PolicyDiff()
     if old["version"] != new["version"]:
         diff.version = {"before": old["version"], "after": new["version"]}

@@ -29,7 +29,6 @@ Collections that the model leaves out are NotConfigured and empty. An error read
 from __future__ import annotations
 
 import re
-import unicodedata
 
 from ansible_collections.m1038.appcontrol.plugins.module_utils._applocker_core import (
     ANY,
@@ -62,6 +61,10 @@ COLLECTION_KEYS = {"mode", "default_rules", "rules"}
 _SID = re.compile(r"^S-1-[0-9]+(-[0-9]+)+$")
 _VARIABLE = re.compile(r"%[^%\\]*%")
 _BAD_PATH_CHARS = '"<>|?/'
+# Control characters (Unicode category Cc), lone surrogates and the two non-characters: XML 1.0
+# cannot carry them. Tab, CR and LF are allowed where line breaks are (descriptions).
+_NOT_XML = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+_NOT_XML_LINES = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
 
 _SIGNED = PublisherCondition(ANY, ANY, ANY, "0.0.0.0", ANY)  # noqa: S104 - a file version, not an address
 # Windows' default rules per collection (the rules "Create Default Rules" makes in the AppLocker
@@ -155,12 +158,11 @@ def text(value: object, where: str, *, allow_empty: bool = False, limit: int = M
         raise AppLockerError(f"{where}: must not be empty")
     if len(result) > limit:
         raise AppLockerError(f"{where}: {len(result)} characters, at most {limit}")
-    for char in result:
-        if lines and char in "\t\n\r":
-            continue
-        category = unicodedata.category(char)
-        if category in ("Cc", "Cs") or char in "\ufffe\uffff":
-            raise AppLockerError(f"{where}: {result!r} holds the character U+{ord(char):04X}, which XML cannot carry")
+    found = (_NOT_XML_LINES if lines else _NOT_XML).search(result)
+    if found:
+        raise AppLockerError(
+            f"{where}: {result!r} holds the character U+{ord(found.group()):04X}, which XML cannot carry"
+        )
     return result
 
 

@@ -33,6 +33,7 @@ from ansible_collections.m1038.appcontrol.plugins.module_utils._applocker_core i
     PublisherCondition,
     Rule,
     condition_key,
+    paused_gc,
 )
 from ansible_collections.m1038.appcontrol.plugins.module_utils._applocker_xsd import POLICY_XSD
 
@@ -242,7 +243,11 @@ _KINDS = {element: kind for kind, element in RULE_ELEMENTS.items()}
 
 def parse_policy(data: bytes | str, source: str = "policy") -> Policy:
     """Read an AppLocker policy; raise AppLockerError naming the element that cannot be read."""
-    text = decode_policy(data, source)
+    with paused_gc():
+        return _parse_policy(decode_policy(data, source), source)
+
+
+def _parse_policy(text: str, source: str) -> Policy:
     try:
         root = ET.fromstring(text)  # noqa: S314 - DTDs refused above
     except ET.ParseError as exc:

@@ -24,6 +24,7 @@ import json
 import re
 import uuid
 from dataclasses import dataclass, field, replace
+from typing import Union
 
 # Rule collections in the order AppLocker tools write them (GPO editor, AaronLocker).
 COLLECTIONS = ("Exe", "Msi", "Script", "Dll", "Appx")
@@ -209,7 +210,7 @@ class HashCondition:
         return ", ".join(f"{h.type} {h.data}" + (f" ({h.source_name})" if h.source_name else "") for h in self.hashes)
 
 
-Condition = PublisherCondition | PathCondition | HashCondition
+Condition = Union[PublisherCondition, PathCondition, HashCondition]  # noqa: UP007 - a runtime alias pylint reads
 RULE_ELEMENTS = {"publisher": "FilePublisherRule", "path": "FilePathRule", "hash": "FileHashRule"}
 
 

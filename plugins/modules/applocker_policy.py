@@ -317,7 +317,9 @@ def main():
         module.warn(warning)
     result = {
         "changed": bool(changed),
-        "files": {name.split(".")[0]: os.path.join(dest, name) for name in (AUDIT_FILE, ENFORCE_FILE, COVERAGE_FILE)},
+        "files": {
+            os.path.splitext(name)[0]: os.path.join(dest, name) for name in (AUDIT_FILE, ENFORCE_FILE, COVERAGE_FILE)
+        },
         "sha256": sha256s(dest, rendered.files),
         "collections": rendered.collections,
         "guardrails": rendered.guardrails.results,

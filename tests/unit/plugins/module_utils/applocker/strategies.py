@@ -11,6 +11,19 @@ from ansible_collections.m1038.appcontrol.plugins.module_utils._applocker_core i
 from ansible_collections.m1038.appcontrol.plugins.module_utils._applocker_model import parse_model
 
 FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "applocker"
+# Stored as UTF-8 with LF (ansible-test sanity rejects UTF-16 and CRLF files in a collection);
+# the tests read them as AaronLocker stores its policies: UTF-16 LE with a BOM and CRLF.
+UTF16_POLICIES = ("aaronlocker-shaped-base.xml", "sync-initial-install.xml")
+POLICY_NAMES = ("aaronlocker-shaped-base.xml", "deny-old-tool.xml", "sync-initial-install.xml")
+
+
+def policy_bytes(name: str) -> bytes:
+    """A fixture policy as the public original stores it (see tests/unit/fixtures/applocker/README.md)."""
+    text = (FIXTURES / "policies" / name).read_text(encoding="utf-8")
+    if name in UTF16_POLICIES:
+        return b"\xff\xfe" + text.replace("\n", "\r\n").encode("utf-16-le")
+    return text.encode("utf-8")
+
 
 # Characters that XML, the escaping and AppLocker values have to survive.
 _NAME_CHARS = st.sampled_from(list("abcXYZ019 -_.,()&<>\"'©®éß\u4e2d/\\:;=#%*"))

@@ -22,10 +22,10 @@ from ansible_collections.m1038.appcontrol.plugins.module_utils._applocker_xml im
     xsd_errors,
 )
 
-from .strategies import FIXTURES, policies
+from .strategies import policies, policy_bytes
 
-BASE = (FIXTURES / "policies" / "aaronlocker-shaped-base.xml").read_bytes()
-SYNC = (FIXTURES / "policies" / "sync-initial-install.xml").read_bytes()
+BASE = policy_bytes("aaronlocker-shaped-base.xml")
+SYNC = policy_bytes("sync-initial-install.xml")
 
 
 def _shuffle(rng, parent):

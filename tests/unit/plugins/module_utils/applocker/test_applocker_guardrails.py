@@ -13,7 +13,7 @@ from ansible_collections.m1038.appcontrol.plugins.module_utils._applocker_guardr
 from ansible_collections.m1038.appcontrol.plugins.module_utils._applocker_model import parse_model
 from ansible_collections.m1038.appcontrol.plugins.module_utils._applocker_xml import parse_policy
 
-from .strategies import FIXTURES
+from .strategies import policy_bytes
 
 SAFE = {name: {"mode": "enforce", "default_rules": True} for name in ("Exe", "Msi", "Script", "Appx")}
 
@@ -205,7 +205,7 @@ def test_a_deny_in_an_audit_collection_is_not_judged():
 
 
 def test_the_aaronlocker_shaped_policy_enforced():
-    policy = parse_policy((FIXTURES / "policies" / "aaronlocker-shaped-base.xml").read_bytes())
+    policy = parse_policy(policy_bytes("aaronlocker-shaped-base.xml"))
     for coll in policy.collections.values():
         coll.mode = "Enabled"
     found = evaluate(policy, overrides=set()).results

@@ -25,7 +25,9 @@ MODEL = {name: {"mode": "enforce", "default_rules": True} for name in ("Exe", "M
 TRUST = {"trusted_vendors": ["Microsoft Corporation", "Wazuh, Inc."], "denied_vendors": ["AnyDesk Software GmbH"]}
 
 
-def feed(model=MODEL, params=TRUST, signers=None, summary=None, collections=("Exe", "Msi", "Script", "Dll")):
+def feed(model=None, params=None, signers=None, summary=None, collections=("Exe", "Msi", "Script", "Dll")):
+    model = MODEL if model is None else model
+    params = TRUST if params is None else params
     signers = vendor_signers(
         signers if signers is not None else {"Microsoft Corporation": MICROSOFT, "AnyDesk Software GmbH": ANYDESK}
     )

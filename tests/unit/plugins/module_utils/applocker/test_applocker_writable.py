@@ -18,7 +18,7 @@ from ansible_collections.m1038.appcontrol.plugins.module_utils._applocker_writab
 )
 from ansible_collections.m1038.appcontrol.plugins.module_utils._applocker_xml import parse_policy
 
-from .strategies import FIXTURES
+from .strategies import FIXTURES, policy_bytes
 
 PROBES = FIXTURES / "probes"
 DOMAIN_ADMINS = "S-1-5-21-1004336348-1177238915-682003330-512"
@@ -159,7 +159,7 @@ def test_report_mode_leaves_folders_open_and_names_them():
 
 
 def test_existing_exceptions_are_kept_and_only_the_missing_ones_added():
-    policy = parse_policy((FIXTURES / "policies" / "aaronlocker-shaped-base.xml").read_bytes())
+    policy = parse_policy(policy_bytes("aaronlocker-shaped-base.xml"))
     result = plan_writable(policy, [probe("win11-writable.json")])
     added = {(a["rule"], tuple(a["exceptions"])) for a in result.exceptions_added if a["collection"] == "Exe"}
     assert added == {

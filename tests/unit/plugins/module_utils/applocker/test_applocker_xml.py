@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from pathlib import Path
 
 import pytest
 
@@ -23,7 +22,8 @@ from ansible_collections.m1038.appcontrol.plugins.module_utils._applocker_xml im
     xsd_errors,
 )
 
-FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "applocker" / "policies"
+from .strategies import policy_bytes
+
 CONTOSO = "O=CONTOSO LTD, L=SEATTLE, S=WASHINGTON, C=US"
 
 MODEL = {
@@ -143,7 +143,7 @@ def test_rendered_policies_are_xsd_valid():
     ],
 )
 def test_public_policy_shapes_read_and_validate(name, counts):
-    data = (FIXTURES / name).read_bytes()
+    data = policy_bytes(name)
     policy = parse_policy(data, name)
     assert {n: len(c.rules) for n, c in policy.collections.items()} == counts
     assert xsd_errors(data, name) == []
@@ -153,14 +153,14 @@ def test_public_policy_shapes_read_and_validate(name, counts):
 
 
 def test_aaronlocker_shape_details():
-    policy = parse_policy((FIXTURES / "aaronlocker-shaped-base.xml").read_bytes())
+    policy = parse_policy(policy_bytes("aaronlocker-shaped-base.xml"))
     windows = next(r for r in policy.collections["Exe"].rules if r.name == "Windows folder")
     assert PathCondition("%WINDIR%\\Tasks:*") in windows.exceptions
     assert any(isinstance(e, PublisherCondition) and e.binary == "MSHTA.EXE" for e in windows.exceptions)
     deny = next(r for r in policy.collections["Dll"].rules if r.name == "No PowerShell 2")
     assert (deny.action, deny.condition.high, deny.id) == ("Deny", "9.9.9.9", "3f371c47-c069-49d0-a083-dfeb4fd4cc73")
     assert policy.collections["Exe"].rules[0].id == "55BC0E78-BDFB-467F-9EAC-69AE51C74FF0"
-    sync = parse_policy((FIXTURES / "sync-initial-install.xml").read_bytes())
+    sync = parse_policy(policy_bytes("sync-initial-install.xml"))
     (hash_rule,) = sync.collections["Script"].rules
     assert hash_rule.condition.hashes[0].source_length == 4211
     assert "\r\n" in sync.collections["Dll"].rules[0].description

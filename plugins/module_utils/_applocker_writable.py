@@ -15,7 +15,7 @@ does the same from the probe's JSON (docs/applocker.md, "The writable-folder pro
        "roots": [{"rule_path": "%WINDIR%\\\\*", "directories": ["C:\\\\Windows"], "complete": true, "errors": []}],
        "folders": [{"path": "C:\\\\Windows\\\\Tasks",
                     "grantees": [{"sid": "S-1-5-11", "name": "NT AUTHORITY\\\\Authenticated Users",
-                                  "allow_mask": 1180063, "deny_mask": 0}]}],
+                                  "allow_mask": 1180095, "deny_mask": 0}]}],
        "truncated": false}}
 
 The probe reports raw access masks; every decision (who counts as an administrator, which rights

@@ -37,6 +37,7 @@ th{background:#f5f5f5}td.num,th.num{text-align:right}.status{font-weight:600}
 .status.ready{color:#2e7d32}.status.not_ready{color:#c62828}.status.no_evidence{color:#757575}
 pre{background:#f7f7f7;border:1px solid #e0e0e0;padding:.8rem;overflow-x:auto;font-size:.8rem}
 .note{color:#555;font-size:.85rem}code{font-size:.85rem}
+td.name,td.time{white-space:nowrap}td.sig{word-break:break-all;max-width:24rem}
 """
 
 
@@ -143,16 +144,19 @@ def _host_rows(hosts: dict, status: str, max_rows: int) -> tuple[str, int]:
         collections = ", ".join(
             f"{c} {host['collections'][c]['events']}" for c in COLLECTIONS if host["collections"][c]["events"]
         )
-        detail = "; ".join(host["reasons"] if status != "ready" else []) or "-"
+        if status == "ready":
+            detail = "within the thresholds" if host["would_be_blocked"] else "-"
+        else:
+            detail = "; ".join(host["reasons"])
         warnings = "<br>".join(_e(w) for w in host["warnings"])
         rows.append(
-            f'<tr data-status="{status}" data-host="{_e(name)}"><td>{_e(name)}</td>'
+            f'<tr data-status="{status}" data-host="{_e(name)}"><td class="name">{_e(name)}</td>'
             f'<td class="num">{host["would_be_blocked"]}</td><td>{_e(collections) or "-"}</td>'
-            f"<td>{_e(host['reported']['last'] or '-')}</td><td>{_e(detail)}"
+            f'<td class="time">{_e(host["reported"]["last"] or "-")}</td><td>{_e(detail)}'
             + (f'<br><span class="note">{warnings}</span>' if warnings else "")
             + "</td></tr>"
         )
-    return "".join(rows), total
+    return "\n".join(rows), total
 
 
 def render_html(report: dict, top: int = 20, max_rows: int = 2000) -> str:
@@ -181,15 +185,16 @@ def render_html(report: dict, top: int = 20, max_rows: int = 2000) -> str:
             )
         )
     shown = report["binaries"][:top]
-    binary_rows = "".join(
+    binary_rows = "\n".join(
         f'<tr data-binary="{_e(b["id"])}"><td>{_e(b["label"])}</td><td>{_e(b["collection"])}</td>'
         f'<td class="num" data-field="hosts">{b["hosts"]}</td><td class="num" data-field="users">{b["users"]}</td>'
-        f'<td class="num" data-field="events">{b["events"]}</td><td>{_e(b["first_seen"])}</td>'
-        f"<td>{_e(b['last_seen'])}</td><td>{_e(b['publisher'] or ('SHA256 ' + b['sha256'] if b['sha256'] else '-'))}"
+        f'<td class="num" data-field="events">{b["events"]}</td><td class="time">{_e(b["first_seen"])}</td>'
+        f'<td class="time">{_e(b["last_seen"])}</td>'
+        f'<td class="sig">{_e(b["publisher"] or ("SHA256 " + b["sha256"] if b["sha256"] else "-"))}'
         f"</td><td>{_e(b['suggestion_note'])}</td></tr>"
         for b in shown
     )
-    suggestion_blocks = "".join(
+    suggestion_blocks = "\n".join(
         f'<h3>{collection} ({len(rules)})</h3><pre data-collection="{collection}">'
         + _e("\n".join(line for rule in rules for line in _rule_yaml(rule, "")))
         + "</pre>"
@@ -211,7 +216,7 @@ def render_html(report: dict, top: int = 20, max_rows: int = 2000) -> str:
         f"({_e(window['days'])} days). A host is ready when nothing it cares about would have been blocked "
         "in the window; a host that reported nothing is <b>no evidence</b>, never ready.</p>"
         f'<div class="cards">{cards}</div>{_summary_chart(summary)}'
-        + "".join(sections)
+        + "\n".join(sections)
         + f'<h2 id="binaries">Top would-be-blocked binaries ({min(top, len(report["binaries"]))} of '
         f"{len(report['binaries'])})</h2>{_binaries_chart(shown)}"
         + (

@@ -200,15 +200,18 @@ class Evidence:
         self.other_hosts: set[str] = set()
         self.outside_window = 0
         self._budget_cache: dict[tuple, int] = {}
+        self._names: dict[str, _Host | None] = {}
 
     def _host(self, name: str) -> _Host | None:
+        if name in self._names:  # the same few names, millions of times: one host_key() each
+            return self._names[name]
         key = host_key(name)
         found = self.hosts.get(key)
-        if found is None:
-            if self.listed:
-                self.other_hosts.add(key)
-                return None
+        if found is None and self.listed:
+            self.other_hosts.add(key)
+        elif found is None:
             found = self.hosts[key] = _Host(name)
+        self._names[name] = found
         return found
 
     def in_window(self, first: float, last: float) -> bool:

@@ -24,7 +24,6 @@ import calendar
 import re
 import time
 from dataclasses import dataclass
-from xml.sax.saxutils import unescape
 
 PROVIDER = "Microsoft-Windows-AppLocker"
 # event ID -> (collection family, outcome). The family is refined per event by its policyName.
@@ -53,6 +52,7 @@ CHANNELS = {
 # PolicyName as AppLocker writes it (EXE, DLL, MSI, SCRIPT, APPX; Wazuh's own tests show Exe and
 # Appx): folded to the model's collection names.
 POLICY_NAMES = {"exe": "Exe", "dll": "Dll", "msi": "Msi", "script": "Script", "appx": "Appx"}
+FAMILIES = {"Exe": ("Exe", "Dll"), "Script": ("Script", "Msi"), "Appx": ("Appx",)}
 _MSI_EXTENSIONS = (".msi", ".msp", ".mst")
 _DLL_EXTENSIONS = (".dll", ".ocx")
 _HEX64 = re.compile(r"^(?:0x)?([0-9A-Fa-f]{64})$")
@@ -73,27 +73,50 @@ class EvidenceError(ValueError):
 # --- values -----------------------------------------------------------------------------------
 
 
+_DAYS: dict[str, int] = {}  # "YYYY-MM-DD" -> seconds at midnight UTC: a month of alerts has ~31 distinct days
+_HOURS: dict[str, int] = {}  # "YYYY-MM-DDTHH" -> seconds at the start of that hour (before any UTC offset)
+
+
+def _midnight(year: int, month: int, day: int, text: str, where: str) -> int:
+    key = f"{year:04d}-{month:02d}-{day:02d}"
+    found = _DAYS.get(key)
+    if found is None:
+        if year < 1 or not 1 <= month <= 12 or not 1 <= day <= calendar.monthrange(year, month)[1]:
+            raise EvidenceError(f"{where}: {text!r} is not a valid date")
+        found = _DAYS[key] = calendar.timegm((year, month, day, 0, 0, 0))
+    return found
+
+
 def parse_time(text: object, where: str = "time") -> float:
     """An ISO 8601 time as Wazuh, the indexer or the probe write it -> seconds since the epoch (UTC)."""
+    # Fast path for alerts.json's own layout, 2026-11-20T10:15:02.123+0000, once its date and hour
+    # have been read the long way: a million alerts share a few hundred hours.
+    if type(text) is str and len(text) == 28 and text[23:] == "+0000":
+        base = _HOURS.get(text[:13])
+        tail = text[14:16] + text[17:19] + text[20:23]
+        if base is not None and text[13] + text[16] + text[19] == "::." and tail.isascii() and tail.isdigit():
+            minute, second = int(tail[:2]), int(tail[2:4])
+            if minute < 60 and second <= 60:
+                return base + minute * 60 + second + int(tail[4:]) / 1000
     match = _TIME.match(text) if isinstance(text, str) else None
     if not match:
         raise EvidenceError(f"{where}: {text!r} is not an ISO 8601 time such as 2026-11-20T10:15:02.123+0000")
     year, month, day, hour, minute, second, fraction, zone = match.groups()
-    fields = int(year), int(month), int(day), int(hour), int(minute), int(second)
-    if fields[0] < 1 or not 1 <= fields[1] <= 12 or not 1 <= fields[2] <= calendar.monthrange(fields[0], fields[1])[1]:
-        raise EvidenceError(f"{where}: {text!r} is not a valid date")
-    if fields[3] > 23 or fields[4] > 59 or fields[5] > 60:
+    hour, minute, second = int(hour), int(minute), int(second)
+    if hour > 23 or minute > 59 or second > 60:
         raise EvidenceError(f"{where}: {text!r} is not a valid time of day")
-    seconds = calendar.timegm(fields)
+    hour_base = _midnight(int(year), int(month), int(day), text, where) + hour * 3600
+    if len(text) == 28 and text[10] == "T":
+        _HOURS[text[:13]] = hour_base
+    seconds = hour_base + minute * 60 + second
     if fraction:
         seconds += int(fraction) / 10 ** len(fraction)
     if zone and zone.upper() != "Z":
-        sign = 1 if zone[0] == "+" else -1
         digits = zone[1:].replace(":", "")
-        offset = int(digits[:2]) * 3600 + int(digits[2:]) * 60
         if int(digits[:2]) > 23 or int(digits[2:]) > 59:
             raise EvidenceError(f"{where}: {text!r} has an impossible UTC offset {zone}")
-        seconds -= sign * offset
+        offset = int(digits[:2]) * 3600 + int(digits[2:]) * 60
+        seconds -= offset if zone[0] == "+" else -offset
     return float(seconds)
 
 
@@ -114,24 +137,15 @@ def decoded_value(value: object) -> str | None:
     if value is None:
         return None
     text = str(value)
+    # In the decoder's form every backslash pairs, left to right, with a backslash or a quote:
+    # removing the pairs leaves none.
     if "\\" in text:
-        out, index, length = [], 0, len(text)
-        while index < length:
-            char = text[index]
-            if char == "\\":
-                following = text[index + 1] if index + 1 < length else ""
-                if following not in ("\\", '"'):
-                    out = None
-                    break
-                out.append(following)
-                index += 2
-                continue
-            out.append(char)
-            index += 1
-        if out is not None:
-            text = "".join(out)
-    if "&" in text:
-        text = unescape(text, {"&quot;": '"', "&apos;": "'"})
+        pieces = text.split("\\\\")  # the pairs, left to right
+        if not any("\\" in piece.replace('\\"', "") for piece in pieces):
+            text = "\\".join(piece.replace('\\"', '"') for piece in pieces)
+    if "&" in text:  # the five XML entities the event's XML text can hold; &amp; last
+        text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", '"').replace("&apos;", "'")
+        text = text.replace("&amp;", "&")
     return text
 
 
@@ -164,12 +178,13 @@ def parse_fqbn(value: str | None) -> Signature | None:
 
 
 def collection_of(event_id: int, policy_name: str | None, path: str) -> str:
-    """The rule collection an event is about: its PolicyName, else its event ID and file extension."""
+    """The rule collection an event is about: its PolicyName when the event's channel holds that
+    collection (8003 is Exe or Dll, 8006 Msi or Script, 802x Appx), else the file's extension."""
+    family = EVENTS[event_id][0]
     if policy_name:
         found = POLICY_NAMES.get(policy_name.strip().lower())
-        if found:
+        if found in FAMILIES[family]:
             return found
-    family = EVENTS[event_id][0]
     lowered = path.lower()
     if family == "Exe":
         return "Dll" if lowered.endswith(_DLL_EXTENSIONS) else "Exe"

@@ -144,6 +144,8 @@ def test_any_fqbn_round_trips_through_its_parts(publisher, product, binary, vers
         (8006, None, "C:\\logon.ps1", "Script"),
         (8021, None, "Contoso.App_1.0.0.0_x64__8wekyb3d8bbwe", "Appx"),
         (8024, "nonsense", "", "Appx"),
+        (8003, "SCRIPT", "C:\\x.exe", "Exe"),  # a policy name the event's channel cannot hold is not taken
+        (8006, "EXE", "C:\\setup.msi", "Msi"),
     ],
 )
 def test_collection_of(event_id, policy, path, expected):

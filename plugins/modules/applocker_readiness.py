@@ -286,7 +286,7 @@ INDEXER_OPTIONS = {
     "validate_certs": {"type": "bool", "default": True},
     "page_size": {"type": "int", "default": 1000},
     "point_in_time": {"type": "bool", "default": True},
-    "keep_alive": {"type": "str", "default": "5m", "no_log": False},
+    "keep_alive": {"type": "str", "default": "5m"},
     "timeout": {"type": "float", "default": 60},
     "retries": {"type": "int", "default": 3},
 }

@@ -160,7 +160,7 @@ class _Binary:
             self.label = signature.binary
         else:
             self.label = file_name(event.full_path or event.path) or event.path or "(no file name)"
-        self.paths: dict[str, None] = {}
+        self.paths: set[str] = set()
         self.events = 0
         self.hosts: set[str] = set()
         self.users: set[str] = set()
@@ -272,8 +272,13 @@ class Evidence:
         binary.hosts.add(host.name)
         if event.user:
             binary.users.add(event.user)
-        if len(binary.paths) < MAX_PATHS and event.full_path:
-            binary.paths.setdefault(event.full_path, None)
+        path = event.full_path
+        if path and path not in binary.paths:  # the MAX_PATHS smallest: the same whatever the order read
+            if len(binary.paths) < MAX_PATHS:
+                binary.paths.add(path)
+            elif path < max(binary.paths):
+                binary.paths.remove(max(binary.paths))
+                binary.paths.add(path)
         if binary.first is None or event.first < binary.first:
             binary.first = event.first
         if binary.last is None or event.last > binary.last:
@@ -350,7 +355,7 @@ class Evidence:
                     "low": ".".join(map(str, binary.low)) if binary.low else None,
                     "high": ".".join(map(str, binary.high)) if binary.high else None,
                 },
-                "paths": list(binary.paths),
+                "paths": sorted(binary.paths),
                 "events": binary.events,
                 "hosts": len(binary.hosts),
                 "users": len(binary.users),

@@ -257,7 +257,7 @@ class Evidence:
         if binary is None:
             binary = self.binaries[key] = _Binary(key, event)
         self._count_binary(binary, event, found)
-        cache_key = (event.collection, event.path, event.full_path, event.signature, event.sha256, event.user)
+        cache_key = self.thresholds.key(event)
         budget = self._budget_cache.get(cache_key)
         if budget is None:
             if len(self._budget_cache) > _BUDGET_CACHE_LIMIT:

@@ -101,6 +101,12 @@ class Thresholds:
     groups: list[tuple[int, tuple[str, ...]]] = field(default_factory=list)
     collection_budget: dict[str, int] = field(default_factory=dict)
 
+    def key(self, event) -> tuple:
+        """What ``budget_for`` depends on: with no binary entries, only the collection and the user."""
+        if not self.binaries:
+            return (event.collection, event.user)
+        return (event.collection, event.path, event.full_path, event.signature, event.sha256, event.user)
+
     def budget_for(self, event) -> int:
         """The index of the budget an event (``_applocker_readiness_events.Event``) counts against:
         the first matching binary entry, else user group, else the event's collection."""

@@ -48,12 +48,12 @@ children_cpu() {
 }
 
 syntax_check() {
-  local pb inv
-  for pb in playbooks/*.yml; do
-    for inv in inventories/*/hosts.yml; do
-      ansible-playbook -i "$inv" --syntax-check "$pb" >/dev/null || { echo "syntax error: $pb ($inv)"; return 1; }
-    done
-    echo "syntax ok: $pb"
+  # One ansible-playbook per inventory for every playbook (each start costs ~2 s of CPU);
+  # ansible-playbook names the file that does not parse.
+  local inv playbooks=(playbooks/*.yml)
+  for inv in inventories/*/hosts.yml; do
+    ansible-playbook -i "$inv" --syntax-check "${playbooks[@]}" >/dev/null || { echo "syntax error ($inv)"; return 1; }
+    echo "syntax ok: ${#playbooks[@]} playbooks ($inv)"
   done
 }
 

@@ -12,13 +12,17 @@ every decision is taken here:
 * no usable ``DisplayName`` (absent, empty, not text): skipped, counted ``no_name``; Windows lists
   no such entry in Programs and Features, nor does Wazuh's syscollector;
 * ``ParentKeyName`` set: an update of another entry (Programs and Features shows it under
-  "Installed updates"); skipped, counted ``update``; its parent carries the same publisher;
+  "Installed updates"); skipped, counted ``update``; its parent carries the same publisher
+  (syscollector lists updates as packages, so the manager route has them: the same vendors);
 * ``SystemComponent`` = 1: hidden from Programs and Features, yet installed and on disk
   (runtimes, drivers, parts of suites); kept by default, as syscollector keeps it
   (``include_system_components: false`` skips and counts them);
 * the same name, version and publisher in several scopes: one record, the first of machine,
   machine_wow64, user; counted ``duplicate``;
 * a key the probe could not read: counted ``unreadable`` with the probe's message.
+
+What syscollector does was read in wazuh/wazuh ``src/data_provider/src/sysInfoWin.cpp``
+(``getPackagesFromReg``: every subkey with a non-empty ``DisplayName``, no other filter).
 
 Values arrive JSON-safe: text as a string, DWORD/QWORD as an integer, REG_MULTI_SZ as
 ``{"multi": [text, ...]}``, REG_BINARY as ``{"binary": BASE64}``, and text holding a lone UTF-16
@@ -169,4 +173,25 @@ def normalise_probe(probe: object, *, host: str = "", include_system_components:
     return software, summary
 
 
-__all__ = ["CONCERN", "PROBE_SHAPE", "PROBE_VERSION", "RECORD_KEYS", "SCOPES", "decode_value", "normalise_probe"]
+def describe(summary: dict) -> str:
+    """One line for the log: what was kept, skipped and cleaned."""
+    scopes = summary["scopes"]
+    skipped = ", ".join(f"{count} {reason.replace('_', ' ')}" for reason, count in summary["skipped"].items() if count)
+    cleaned = ", ".join(f"{count} {what.replace('_', ' ')}" for what, count in summary["normalised"]["counts"].items())
+    return (
+        f"{summary['records']} programs (machine {scopes['machine']}, 32-bit {scopes['machine_wow64']}, user "
+        f"{scopes['user']} from {summary['user_hives']} loaded profiles), {summary['records_without_publisher']} "
+        f"without a publisher; skipped: {skipped or 'none'}; cleaned: {cleaned or 'nothing'}"
+    )
+
+
+__all__ = [
+    "CONCERN",
+    "PROBE_SHAPE",
+    "PROBE_VERSION",
+    "RECORD_KEYS",
+    "SCOPES",
+    "decode_value",
+    "describe",
+    "normalise_probe",
+]

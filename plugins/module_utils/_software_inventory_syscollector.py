@@ -18,6 +18,13 @@ Two sources give the same thing (agents, then each agent's package items) to the
 Every item is cut to the selected fields, and its name, vendor and version are cleaned exactly as
 the Windows route cleans the registry values (``_software_inventory_text``), so one registry value
 gives one vendor string whichever route read it.
+
+``formats`` keeps the packages of those ``format`` values only (default ``win``: the Uninstall
+keys, as the Windows route reads them). A Windows agent's syscollector also reports Python and
+Node.js packages found on disk (``pypi``, ``npm``; wazuh/wazuh src/data_provider/src/sysInfoWin.cpp,
+``SysInfo::getPackages``), whose vendor is a package author, not a software publisher. One format
+is asked of the API (the ``format`` filter, so paging counts only those); with several, or from
+saved responses, the others are dropped here and counted (``item_other_format``).
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ from ansible_collections.m1038.appcontrol.plugins.module_utils._software_invento
 )
 
 DEFAULT_FIELDS = ("name", "version", "vendor", "architecture", "format", "location", "install_time")
+DEFAULT_FORMATS = ("win",)
 # The packages fields the API can select (framework/wazuh/core/syscollector.py, Type.PACKAGES).
 SELECTABLE = frozenset(
     {
@@ -109,10 +117,15 @@ def failed_code(failed: list) -> tuple[int | None, str]:
     return (code if isinstance(code, int) else None), str(error.get("message", first))[:300]
 
 
-def project_item(item: object, fields: tuple[str, ...], where: str, tally: Tally) -> dict | None:
-    """The selected fields of one package, name/vendor/version cleaned; None when it has no name."""
+def project_item(
+    item: object, fields: tuple[str, ...], where: str, tally: Tally, formats: tuple[str, ...] = ()
+) -> dict | None:
+    """The selected fields of one package, name/vendor/version cleaned; None when it has no name or another format."""
     if not isinstance(item, dict):
         tally.note("item_not_an_object", where, type(item).__name__)
+        return None
+    if formats and "format" in item and item["format"] not in formats:
+        tally.note("item_other_format", where, repr(item["format"])[:40])
         return None
     projected: dict = {}
     for name in fields:
@@ -154,9 +167,11 @@ class ApiSource:
         fields: tuple[str, ...],
         platform: str,
         statuses: list[str],
+        formats: tuple[str, ...] = DEFAULT_FORMATS,
         max_restarts: int = 2,
     ) -> None:
         self.api = api
+        self.formats = tuple(formats)
         self.page_size = page_size
         self.agents_page_size = agents_page_size
         self.fields = fields
@@ -188,6 +203,8 @@ class ApiSource:
         """Stream the agent's packages into ``out``; restart when the inventory moves under the pages."""
         path = f"/syscollector/{agent.id}/packages"
         base = {"limit": self.page_size, "select": ",".join(self.fields), "sort": "+name,version"}
+        if len(self.formats) == 1:
+            base["format"] = self.formats[0]
         for attempt in range(self.max_restarts + 1):
             if attempt:
                 out.restart()
@@ -205,7 +222,8 @@ class ApiSource:
                 elif page_total != total:
                     break  # the inventory changed between two pages: read it again
                 for index, item in enumerate(items):
-                    projected = project_item(item, self.fields, f"agent {agent.id} item {offset + index}", tally)
+                    where = f"agent {agent.id} item {offset + index}"
+                    projected = project_item(item, self.fields, where, tally, self.formats)
                     if projected is not None:
                         out.add(projected)
                 offset += len(items)
@@ -230,15 +248,16 @@ def _response_agent(document: dict, path: str) -> Agent:
 
 
 class RecordedSource:
-    """Saved responses, one per file: the response's agent_id (or its items') and agent_name."""
+    """Saved responses, one per ``*.json`` file: the response's agent_id (or its items') and agent_name."""
 
     kind = "recorded"
 
-    def __init__(self, directory: str, fields: tuple[str, ...]) -> None:
+    def __init__(self, directory: str, fields: tuple[str, ...], formats: tuple[str, ...] = DEFAULT_FORMATS) -> None:
         if not os.path.isdir(directory):
             raise ValueError(f"recorded_dir {directory!r} is not a directory")
         self.directory = directory
         self.fields = fields
+        self.formats = tuple(formats)
 
     def _load(self, path: str) -> dict:
         try:
@@ -253,7 +272,7 @@ class RecordedSource:
         seen: dict[str, str] = {}
         for name in sorted(os.listdir(self.directory)):
             path = os.path.join(self.directory, name)
-            if name.startswith(".") or not os.path.isfile(path):
+            if name.startswith(".") or not name.endswith(".json") or not os.path.isfile(path):
                 continue
             agent = _response_agent(self._load(path), path)
             if agent.id in seen:
@@ -265,7 +284,7 @@ class RecordedSource:
     def fetch(self, agent: Agent, out, tally: Tally) -> None:
         items, _total, _failed = parse_page(self._load(agent.path), agent.path)
         for index, item in enumerate(items):
-            projected = project_item(item, self.fields, f"{agent.path} item {index}", tally)
+            projected = project_item(item, self.fields, f"{agent.path} item {index}", tally, self.formats)
             if projected is not None:
                 out.add(projected)
 
@@ -273,6 +292,7 @@ class RecordedSource:
 __all__ = [
     "AGENT_STATUSES",
     "DEFAULT_FIELDS",
+    "DEFAULT_FORMATS",
     "SELECTABLE",
     "Agent",
     "AgentGone",

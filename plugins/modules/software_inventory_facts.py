@@ -94,6 +94,13 @@ summary:
       sources, and C(normalised) (counts of cleaned values by kind, and the first examples with their registry key).
   returned: always
   type: dict
+report:
+  description: One line for the log - programs kept per scope, skipped entries and cleaned values by kind.
+  returned: always
+  type: str
+  sample: >-
+    12 programs (machine 6, 32-bit 3, user 3 from 1 loaded profiles), 0 without a publisher;
+    skipped: 12 no name, 1 update, 1 duplicate; cleaned: nothing
 cache_file:
   description: The fact cache file (written, or in check mode to be written, when RV(changed)).
   returned: when O(fact_cache_dir) is set
@@ -110,7 +117,10 @@ from ansible_collections.m1038.appcontrol.plugins.module_utils._software_invento
     software_lines,
     update_cache,
 )
-from ansible_collections.m1038.appcontrol.plugins.module_utils._software_inventory_registry import normalise_probe
+from ansible_collections.m1038.appcontrol.plugins.module_utils._software_inventory_registry import (
+    describe,
+    normalise_probe,
+)
 from ansible_collections.m1038.appcontrol.plugins.module_utils._winedge import ProbeError, text_diff
 
 
@@ -150,7 +160,7 @@ def main():
             )
     except (ProbeError, FactCacheError) as exc:
         module.fail_json(msg=f"software_inventory_facts: {exc}")
-    output = {"changed": changed, "ansible_facts": {FACT: software}, "summary": summary}
+    output = {"changed": changed, "ansible_facts": {FACT: software}, "summary": summary, "report": describe(summary)}
     if cache_file is not None:
         output["cache_file"] = cache_file
         if module._diff:

@@ -60,8 +60,9 @@ options:
     default: true
   recorded_dir:
     description:
-      - Directory of saved responses (one C(GET /syscollector/{agent_id}/packages) response per file, naming
-        C(agent_id) and C(agent_name)) to use instead of the API. Nothing is contacted.
+      - Directory of saved responses (one C(GET /syscollector/{agent_id}/packages) response per C(*.json) file,
+        naming C(agent_id) and C(agent_name), or items carrying C(agent_id)) to use instead of the API. Nothing is
+        contacted.
     type: path
   platform:
     description: Read only agents whose C(os.platform) is this. Empty reads agents of every platform.
@@ -73,6 +74,15 @@ options:
     elements: str
     choices: [active, disconnected, pending, never_connected]
     default: [active, disconnected]
+  formats:
+    description:
+      - Keep only packages of these C(format) values. V(win) is what the Windows Uninstall keys hold (the Windows
+        route's source); a Windows agent also reports Python (V(pypi)) and Node.js (V(npm)) packages found on disk,
+        whose vendor is a package author. One format is filtered by the API; several, or saved responses, are
+        filtered here. An empty list keeps every package.
+    type: list
+    elements: str
+    default: [win]
   fields:
     description:
       - Package fields to keep (and to request with C(select)). Must include C(name), C(vendor) and C(version).
@@ -229,6 +239,7 @@ from ansible_collections.m1038.appcontrol.plugins.module_utils._software_invento
 from ansible_collections.m1038.appcontrol.plugins.module_utils._software_inventory_syscollector import (
     AGENT_STATUSES,
     DEFAULT_FIELDS,
+    DEFAULT_FORMATS,
     ApiSource,
     RecordedSource,
     check_fields,
@@ -249,6 +260,7 @@ ARGUMENT_SPEC = {
         "choices": list(AGENT_STATUSES),
         "default": ["active", "disconnected"],
     },
+    "formats": {"type": "list", "elements": "str", "default": list(DEFAULT_FORMATS)},
     "fields": {"type": "list", "elements": "str", "default": list(DEFAULT_FIELDS)},
     "page_size": {"type": "int", "default": 500},
     "agents_page_size": {"type": "int", "default": 500},
@@ -311,7 +323,7 @@ def main():
         check_params(params)
         fields = check_fields(params["fields"])
         if params["recorded_dir"]:
-            source = RecordedSource(params["recorded_dir"], fields)
+            source = RecordedSource(params["recorded_dir"], fields, tuple(params["formats"]))
         else:
             settings = ApiSettings(
                 url=params["api_url"],
@@ -333,6 +345,7 @@ def main():
                 fields=fields,
                 platform=params["platform"],
                 statuses=params["statuses"],
+                formats=tuple(params["formats"]),
             )
         store = ResponseStore(params["dest"], check_mode=module.check_mode)
         result = run_fleet(source, store, concurrency=params["concurrency"], on_agent_error=params["on_agent_error"])

@@ -10,7 +10,7 @@ in the shapes of Wazuh 4.x's API specification (api/api/spec/spec.yaml, v4.14.7)
 * ``POST /security/user/authenticate`` with Basic credentials -> ``{"data": {"token": JWT}, "error": 0}``;
   wrong credentials -> 401 ``Invalid credentials``; after ``max_login_attempts`` failures -> 403.
 * ``GET /agents`` (offset, limit, select, sort, status, os.platform) and
-  ``GET /syscollector/{agent_id}/packages`` (offset, limit, select, sort): list responses
+  ``GET /syscollector/{agent_id}/packages`` (offset, limit, select, sort, format): list responses
   ``{"data": {"affected_items", "total_affected_items", "total_failed_items", "failed_items"},
   "message", "error"}``; an unknown agent -> ``failed_items`` with code 1701; a parameter the
   endpoint does not know, or a limit outside 1..100000 -> 400, as the real API validates them.
@@ -163,6 +163,8 @@ class Fleet:
             items = []
             for n in range(packages_per_agent - 20 + rng.randrange(40)):
                 vendor = VENDORS[rng.randrange(len(VENDORS))] if n % 7 else f"Vendor {rng.randrange(400):03d} Ltd"
+                # one package in 25 is a Python package found on disk, as syscollector reports them
+                package_format = "pypi" if n % 25 == 24 else "win"
                 items.append(
                     {
                         "scan": {"id": 0, "time": "2026-01-10T08:00:00Z"},
@@ -170,7 +172,7 @@ class Fleet:
                         "version": f"{rng.randrange(30)}.{rng.randrange(10)}.{rng.randrange(1000)}",
                         "vendor": vendor,
                         "architecture": "x86_64" if n % 3 else "i686",
-                        "format": "win",
+                        "format": package_format,
                         "location": " ",
                         "install_time": "2026/01/05 10:00:00",
                         "description": " ",
@@ -470,6 +472,8 @@ class Handler(BaseHTTPRequestHandler):
             ]
             self._send(200, list_response([], 0, "No syscollector information was returned", failed))
             return
+        if "format" in query:
+            items = [item for item in items if item.get("format") == query["format"]]
         items = _sort(items, query.get("sort"))
         page = [_select(item, select) | {"agent_id": agent_id} for item in items[offset : offset + limit]]
         self._send(200, list_response(page, len(items), "All specified syscollector information was returned"))

@@ -288,6 +288,28 @@ def test_recorded_responses_make_the_same_files_as_the_api(api_double, tmp_path)
     }
 
 
+def test_only_the_uninstall_keys_packages_are_kept_by_default(api_double, tmp_path):
+    agents = [agent("001", "ws-dev-01")]
+    packages = {
+        "001": [
+            package("Python 3.12.7 (64-bit)", "Python Software Foundation"),
+            package("requests", "Kenneth Reitz", "2.32.3", format="pypi"),
+            package("left-pad", "azer", "1.3.0", format="npm"),
+        ]
+    }
+    state, api = api_double(agents, packages)
+    queries = []
+    state.on_request = lambda _method, path, query: queries.append(query) if path.endswith("/packages") else None
+    result = run(source(api), tmp_path / "win")
+    assert result.packages == 1 and "item_other_format" not in result.tally.counts  # the API filtered
+    assert queries and all(q.get("format") == ["win"] for q in queries)
+    several = run(source(api, formats=("win", "npm")), tmp_path / "several")
+    assert several.packages == 2 and several.tally.counts["item_other_format"] == 1  # filtered here
+    assert run(source(api, formats=()), tmp_path / "all").packages == 3
+    recorded = run(RecordedSource(str(tmp_path / "all"), DEFAULT_FIELDS), tmp_path / "recorded")
+    assert recorded.packages == 1 and recorded.tally.counts["item_other_format"] == 2
+
+
 def test_recorded_responses_in_the_apis_own_shape(tmp_path):
     saved = tmp_path / "saved"
     saved.mkdir()

@@ -29,7 +29,8 @@ def software(host):
 
 
 def test_every_recorded_host_has_its_fact_cache_file():
-    assert sorted(p.name for p in OUTPUT.iterdir() if not p.name.startswith(".")) == HOSTS
+    recorded = sorted(p.name for p in OUTPUT.iterdir() if p.name.startswith("software-"))
+    assert recorded == HOSTS  # (a real host, when one is named, has its own file beside them)
 
 
 def test_the_lab_host_keeps_every_scope_and_skips_the_update():
@@ -49,4 +50,4 @@ def test_broken_values_were_cleaned_not_fatal_and_template_text_stayed_data():
 
 def test_the_renderer_reads_the_fact_cache_as_it_is():
     counts, used = load_fleet(str(OUTPUT), "auto", "m1038_software", "fail")
-    assert used == "fact_cache" and counts.hosts == 2 and counts.skipped_count == 0
+    assert used == "fact_cache" and set(HOSTS) <= counts.host_names and counts.skipped_count == 0

@@ -7,7 +7,7 @@ The calling thread walks the agent list page by page and hands agents to ``concu
 threads through a queue of ``2 * concurrency`` places, so at most that many agents wait and
 ``concurrency`` agents are in flight; each worker holds one page of one agent and streams it to
 that agent's file (``_software_inventory_store``). What is kept per agent is its file name in a
-set and its manifest entry (about 200 bytes): 10,000 agents never sit in memory with their
+set and its manifest entry (about 2 KB of Python objects): 10,000 agents never sit in memory with their
 packages (``benchmarks/bench_syscollector.py`` measures it).
 
 Per-agent failures (retries exhausted, a malformed page) follow ``on_agent_error``: ``fail`` stops

@@ -7,10 +7,11 @@
   flushed to disk, renamed over the target. A reader sees the old file or the new one, never half.
 * ``ResponseStore``: the manager route's directory of saved syscollector responses, one file per
   agent (``<agent_id>.json``), in the shape the renderer reads (``_wazuh_inventory``). Each file is
-  streamed to its temporary file page by page while its SHA-256 is computed, then kept or thrown
-  away by comparing that hash with the manifest (``.m1038-syscollector.json``: hash, size and
-  mtime of every file this module wrote), so an unchanged agent costs no write and no read of the
-  old file. In check mode nothing touches the disk: the bytes only feed the hash. Files the
+  built page by page while its SHA-256 is computed (in memory up to ``SPOOL_BYTES``, beyond that
+  streamed to its temporary file), then written or thrown away by comparing that hash with the
+  manifest (``.m1038-syscollector.json``: hash, size and mtime of every file this module wrote),
+  so an unchanged agent costs no write and no read of the old file. In check mode nothing
+  touches the disk: the bytes only feed the hash. Files the
   manifest lists for agents that are gone are removed; files it does not list are never touched.
 """
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import json
 import os
 import re
@@ -30,6 +32,8 @@ MANIFEST = ".m1038-syscollector.json"
 TMP_PREFIX = ".m1038-tmp-"
 AGENT_FILE = re.compile(r"^(\d{3,})\.json$")
 _MARKER = ('{"generator": "' + GENERATOR + '"').encode()
+# An agent's file is built in memory up to this size, then streamed to a temporary file.
+SPOOL_BYTES = 4 * 1024 * 1024
 
 
 class StoreError(ValueError):
@@ -98,7 +102,13 @@ class Outcome:
 
 
 class AgentFile:
-    """One agent's saved response, streamed item by item; ``ResponseStore.commit`` ends it."""
+    """One agent's saved response, built item by item; ``ResponseStore.commit`` ends it.
+
+    The bytes feed the SHA-256 as they come. They are kept in memory up to ``SPOOL_BYTES`` (a
+    Windows agent's file is some 30 KB) and streamed to a temporary file in ``dest`` beyond that,
+    so an unchanged agent costs no disk write at all and a huge one no more memory than the
+    spool. In check mode only the hash is kept.
+    """
 
     def __init__(self, store: ResponseStore, agent_id: str, agent_name: str) -> None:
         self.store = store
@@ -106,11 +116,9 @@ class AgentFile:
         self.agent_name = agent_name
         self.name = f"{agent_id}.json"
         self._digest = hashlib.sha256()
+        self._spool = None if store.check_mode else io.BytesIO()
         self._out = None
         self._tmp = None
-        if not store.check_mode:
-            handle, self._tmp = tempfile.mkstemp(dir=store.dest, prefix=TMP_PREFIX)
-            self._out = os.fdopen(handle, "wb")
         self._start()
 
     def _start(self) -> None:
@@ -124,13 +132,25 @@ class AgentFile:
         if self._out is not None:
             self._out.seek(0)
             self._out.truncate()
+        elif self._spool is not None:
+            self._spool = io.BytesIO()
         self._start()
+
+    def _spill(self) -> None:
+        handle, self._tmp = tempfile.mkstemp(dir=self.store.dest, prefix=TMP_PREFIX)
+        self._out = os.fdopen(handle, "wb")
+        self._out.write(self._spool.getbuffer())
+        self._spool = None
 
     def _write(self, text: str) -> None:
         data = text.encode("ascii")
         self._digest.update(data)
         if self._out is not None:
             self._out.write(data)
+        elif self._spool is not None:
+            self._spool.write(data)
+            if self._spool.tell() > SPOOL_BYTES:
+                self._spill()
 
     def add(self, item: dict) -> None:
         prefix = ",\n" if self.packages else "\n"
@@ -145,11 +165,24 @@ class AgentFile:
         )
         if self._out is not None:
             self._out.flush()
+            os.fsync(self._out.fileno())
             self._out.close()
             self._out = None
         return self._digest.hexdigest()
 
+    def temporary_file(self) -> str:
+        """After ``finish``: the complete file, flushed to disk, in a temporary file beside the target."""
+        if self._tmp is None:
+            handle, self._tmp = tempfile.mkstemp(dir=self.store.dest, prefix=TMP_PREFIX)
+            with os.fdopen(handle, "wb") as out:
+                out.write(self._spool.getbuffer())
+                out.flush()
+                os.fsync(out.fileno())
+            self._spool = None
+        return self._tmp
+
     def discard(self) -> None:
+        self._spool = None
         if self._out is not None:
             self._out.close()
             self._out = None
@@ -226,10 +259,9 @@ class ResponseStore:
                 raise StoreError(f"{path} exists and was not written by {GENERATOR}; not overwritten")
             unchanged = self._current_sha256(agent.name, path) == digest
             if not unchanged and not self.check_mode:
-                with open(agent._tmp, "rb") as handle:
-                    os.fsync(handle.fileno())
-                _keep_mode(path, agent._tmp)
-                os.replace(agent._tmp, path)
+                tmp = agent.temporary_file()
+                _keep_mode(path, tmp)
+                os.replace(tmp, path)
                 agent._tmp = None
         finally:
             agent.discard()

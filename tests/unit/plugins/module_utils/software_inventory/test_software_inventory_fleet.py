@@ -7,6 +7,7 @@ import os
 
 import pytest
 
+from ansible_collections.m1038.appcontrol.plugins.module_utils import _software_inventory_store as store_module
 from ansible_collections.m1038.appcontrol.plugins.module_utils._software_inventory_api import ApiSettings, WazuhApi
 from ansible_collections.m1038.appcontrol.plugins.module_utils._software_inventory_fleet import (
     FleetError,
@@ -207,7 +208,19 @@ def test_an_interrupted_run_leaves_no_half_file_and_is_recovered(api_double, tmp
     assert not any(name.startswith(TMP_PREFIX) for name in os.listdir(tmp_path))
 
 
-def test_packages_that_move_between_pages_are_read_again(api_double, tmp_path):
+def test_an_unchanged_agent_costs_no_disk_write(api_double, tmp_path, monkeypatch):
+    _state, api = api_double()
+    run(source(api), tmp_path)
+    created = []
+    real_mkstemp = store_module.tempfile.mkstemp
+    monkeypatch.setattr(store_module.tempfile, "mkstemp", lambda **kw: created.append(kw) or real_mkstemp(**kw))
+    assert run(source(api), tmp_path).unchanged == 3
+    assert created == []  # built in memory, hashed, dropped: no temporary file
+
+
+@pytest.mark.parametrize("spool", [store_module.SPOOL_BYTES, 300], ids=["in memory", "spilled to disk"])
+def test_packages_that_move_between_pages_are_read_again(api_double, tmp_path, monkeypatch, spool):
+    monkeypatch.setattr(store_module, "SPOOL_BYTES", spool)
     agents, packages = small_fleet()
     state, api = api_double(agents, packages)
     moved = []
@@ -221,6 +234,9 @@ def test_packages_that_move_between_pages_are_read_again(api_double, tmp_path):
     run(source(api), tmp_path)
     items = json.loads((tmp_path / "003.json").read_text())["data"]["affected_items"]
     assert [i["name"] for i in items][:2] == ["Aardvark", "Tool 00"] and len(items) == 24  # no duplicate, no gap
+    assert not any(name.startswith(TMP_PREFIX) for name in os.listdir(tmp_path))
+    state.on_request = None
+    assert run(source(api), tmp_path).unchanged == 3  # the spilled files hashed as the in-memory ones
 
 
 def test_an_agent_deleted_meanwhile_is_gone_not_failed(api_double, tmp_path):

@@ -93,12 +93,13 @@ def test_an_install_without_a_package_sha256_plans_no_command():
 
 # --- AppLocker ---------------------------------------------------------------------------------
 CONFIGURED = ("Appx", "Exe", "Msi", "Script")  # the default model's collections
-APPLOCKER_EXPECTED = {  # host: (variant planned, action ids, mode every configured collection changes to)
+# host: (variant planned, action ids, mode every configured collection changes to). The compliant
+# hosts' policies come back re-serialised (tests/unit/fixtures/applocker/README.md): the role must
+# still plan nothing for them, here through the real Ansible machinery.
+APPLOCKER_EXPECTED = {
     "applocker-lab-win01": ("enforce", ["policy", "eventlog", "service"], "Enabled"),
-    "applocker-not-configured": ("audit", ["policy", "eventlog", "service"], "AuditOnly"),
     "applocker-audit-loaded": ("audit", [], None),
     "applocker-enforce-loaded": ("enforce", [], None),
-    "applocker-writable-found": ("audit", ["policy"], None),
 }
 
 

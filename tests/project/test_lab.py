@@ -1,7 +1,8 @@
 """The README's command one, run as written on a fresh copy of the project.
 
 ``bash scripts/lab.sh`` starts a manager container running the wazuh-manager TEST DOUBLE
-(playbooks/lab.yml) and runs site.yml: preflight, render, deploy. The copy is the tree as a new
+(playbooks/lab.yml) and runs site.yml: preflight, render, deploy, and the Windows roles against the
+lab's recorded host (they render, validate and plan; nothing is pushed). The copy is the tree as a new
 clone has it (helpers.fresh_copy: no ``lab-output/``, a manager container that never ran, under
 a unique name); it takes this checkout's cache (venv, image, podman storage) through
 ``M1038_CACHE``. The runs, in order:
@@ -23,6 +24,9 @@ import subprocess
 import uuid
 
 import pytest
+
+from ansible_collections.m1038.appcontrol.plugins.module_utils._applocker_compare import compare
+from ansible_collections.m1038.appcontrol.plugins.module_utils._applocker_xml import xsd_errors
 
 from .helpers import CACHE, clean_env, fresh_copy
 
@@ -111,3 +115,15 @@ def test_software_inventory_routes_wrote_what_the_renderer_reads_and_said_which_
     assert f"RECORDED Wazuh API responses from {lab['inventory']}" in log
     assert f"no Wazuh API answers on {lab['manager']} (127.0.0.1:55000:" in log
     assert "m1038-lab-win01 (RECORDED probe" in log
+
+
+def test_the_recorded_windows_host_got_both_applocker_variants_and_a_plan(lab):
+    """Command one renders and validates both AppLocker variants for the lab's recorded Windows host, with its
+    recorded writable-folder scan, and plans against its recorded probe (docs/applocker.md)."""
+    host = lab["out"] / "applocker" / "hosts" / "m1038-lab-win01"
+    audit, enforce = (host / "audit.xml").read_bytes(), (host / "enforce.xml").read_bytes()
+    assert xsd_errors(audit, "audit.xml") == [] and xsd_errors(enforce, "enforce.xml") == []
+    assert {entry["mode"]["after"] for entry in compare(audit, enforce).collections.values()} == {"Enabled"}
+    plan = json.loads((host / "plan.json").read_text())
+    assert plan["recorded"] is True and plan["action_ids"] == ["policy", "eventlog", "service"]
+    assert "the WinRM push needs a real host" in " ".join(lab["second_log"].split())

@@ -1,9 +1,12 @@
-"""Verify the recorded hosts of the windows scenario: every plan and every configuration.
+"""Verify the recorded hosts of the windows scenario: every plan and every artifact.
 
 converge ran the sysmon role against one recorded probe per fixture host; each host left
 sysmon/<host>/sysmonconfig.xml (rendered and validated on the controller) and plan.json in the
-scenario's ephemeral directory. This checks what the role decided, through the real Ansible
-machinery (argument specs, variables, module invocation), against what the fixtures need.
+scenario's ephemeral directory. It ran the applocker role against the lab's recorded host and
+recorded AppLocker probes; each left applocker/hosts/<host>/ with audit.xml (and enforce.xml when
+it plans the enforce variant), coverage.json and plan.json. This checks what the roles decided,
+through the real Ansible machinery (argument specs, variables, module invocation), against what
+the fixtures need.
 """
 
 from __future__ import annotations
@@ -19,9 +22,16 @@ import pytest
 PROJECT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(PROJECT / "collections"))
 
+from ansible_collections.m1038.appcontrol.plugins.module_utils._applocker_compare import compare  # noqa: E402
+from ansible_collections.m1038.appcontrol.plugins.module_utils._applocker_xml import (  # noqa: E402
+    parse_policy,
+    xsd_errors,
+)
 from ansible_collections.m1038.appcontrol.plugins.module_utils._sysmon_config import validate  # noqa: E402
 
-OUTPUT = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/nonexistent")) / "sysmon"
+EPHEMERAL = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/nonexistent"))
+OUTPUT = EPHEMERAL / "sysmon"
+APPLOCKER = EPHEMERAL / "applocker" / "hosts"
 # The role's default configuration for Sysmon 15.15 (the compliant fixtures hold its hash).
 DEFAULT_SHA256 = "16d6a7c3448d11bbf98fb93a51dc0cdf3cf9af58900babc713749a55e58fec39"
 EXPECTED = {
@@ -79,3 +89,62 @@ def test_configure_steps_push_the_rendered_file_and_keep_the_loaded_one():
 def test_an_install_without_a_package_sha256_plans_no_command():
     install = plan("sysmon-not-installed")["actions"][0]
     assert install["package"] is None and install["argv"] is None
+
+
+# --- AppLocker ---------------------------------------------------------------------------------
+CONFIGURED = ("Appx", "Exe", "Msi", "Script")  # the default model's collections
+# host: (variant planned, action ids, mode every configured collection changes to). The compliant
+# hosts' policies come back re-serialised (tests/unit/fixtures/applocker/README.md): the role must
+# still plan nothing for them, here through the real Ansible machinery.
+APPLOCKER_EXPECTED = {
+    "applocker-lab-win01": ("enforce", ["policy", "eventlog", "service"], "Enabled"),
+    "applocker-audit-loaded": ("audit", [], None),
+    "applocker-enforce-loaded": ("enforce", [], None),
+}
+
+
+def applocker_plan(host):
+    return json.loads((APPLOCKER / host / "plan.json").read_text())
+
+
+def test_every_recorded_applocker_host_was_planned():
+    assert sorted(p.name for p in APPLOCKER.iterdir()) == sorted(APPLOCKER_EXPECTED)
+
+
+@pytest.mark.parametrize("host", sorted(APPLOCKER_EXPECTED))
+def test_applocker_plan(host):
+    variant, actions, mode = APPLOCKER_EXPECTED[host]
+    result = applocker_plan(host)
+    assert result["recorded"] is True and result["concern"] == "applocker" and result["host"] == host
+    assert result["action_ids"] == actions and result["facts"]["variant"] == variant
+    assert result["warnings"] == []
+    changes = result["facts"]["mode_changes"]
+    assert changes == ({name: {"before": "NotConfigured", "after": mode} for name in CONFIGURED} if mode else {})
+    if "policy" in actions:
+        policy = result["actions"][0]
+        assert policy["push"]["src"] == str(APPLOCKER / host / f"{variant}.xml")
+        assert policy["parameters"]["PolicyFile"].endswith("\\policy.xml") and policy["parameters"]["Ldap"] == ""
+
+
+@pytest.mark.parametrize("host", sorted(APPLOCKER_EXPECTED))
+def test_applocker_variants_are_valid_and_differ_only_in_modes(host):
+    variant = APPLOCKER_EXPECTED[host][0]
+    files = {name: (APPLOCKER / host / f"{name}.xml") for name in ("audit", "enforce")}
+    assert files["enforce"].exists() is (variant == "enforce")  # audit alone when the audit variant is planned
+    audit = files["audit"].read_bytes()
+    assert xsd_errors(audit, "audit.xml") == []
+    assert {parse_policy(audit).collections[n].mode for n in CONFIGURED} == {"AuditOnly"}
+    if variant == "enforce":
+        enforce = files["enforce"].read_bytes()
+        assert xsd_errors(enforce, "enforce.xml") == []
+        diff = compare(audit, enforce)
+        assert all(not (entry["added"] or entry["removed"] or entry["changed"]) for entry in diff.collections.values())
+        assert {name for name, entry in diff.collections.items() if entry["mode"]} == set(CONFIGURED)
+
+
+def test_the_lab_host_scan_closed_its_writable_folders():
+    """The lab's recorded scan fed the render: its user-writable folders became exceptions of the allow rules."""
+    coverage = json.loads((APPLOCKER / "applocker-lab-win01" / "coverage.json").read_text())
+    assert coverage["writable"]["exceptions_added"] and coverage["writable"]["uncovered"] == []
+    assert coverage["writable"]["unscanned"] == []
+    assert "%WINDIR%\\Tasks\\*" in (APPLOCKER / "applocker-lab-win01" / "enforce.xml").read_text()

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to m1038.appcontrol
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""TEST DOUBLE of ansible.windows.win_service (start mode and state of the Sysmon service)."""
+"""TEST DOUBLE of ansible.windows.win_service (start mode and state of the Sysmon service, or of one in `services`)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,9 @@ def main():
     host.call("win_service", **module.params)
     service = host.state.get("service")
     if not service or service["name"].lower() != module.params["name"].lower():
+        # other services (AppIDSvc), by name: {"services": {"AppIDSvc": {"state": ..., "start_mode": ...}}}
+        service = host.state.get("services", {}).get(module.params["name"])
+    if not service:
         module.fail_json(msg=f"Service '{module.params['name']}' is not installed")
     wanted = {"start_mode": module.params["start_mode"], "state": {"started": "running"}.get(module.params["state"])}
     changes = {k: v for k, v in wanted.items() if v and service[k] != v}

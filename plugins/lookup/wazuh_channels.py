@@ -39,7 +39,8 @@ EXAMPLES = r"""
 
 RETURN = r"""
 _raw:
-  description: One mapping per channel, C(location) (the channel name) and C(query) (XPath, empty for the whole channel).
+  description:
+    - One mapping per channel, C(location) (the channel name) and C(query) (XPath, empty for the whole channel).
   type: list
   elements: dict
 """

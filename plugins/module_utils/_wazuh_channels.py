@@ -63,6 +63,7 @@ def channels(
         if key in exclude:
             continue
         if key == "withsecure":
-            location, query = withsecure_channel, withsecure_query
-        result.append({"location": location, "query": query})
+            result.append({"location": withsecure_channel, "query": withsecure_query})
+        else:
+            result.append({"location": location, "query": query})
     return result

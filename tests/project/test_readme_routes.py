@@ -137,9 +137,11 @@ def test_molecule_only_route_works_on_a_fresh_clone(tmp_path):
             capture_output=True,
             check=False,
         )
-        # Image layers in the copy's storage belong to root; podman removes them.
+        # Remove the copy's image layers with podman, and only those: never `podman system
+        # reset`, which also deletes the engine's shared runtime directory (/run/libpod) under
+        # every other podman user on the machine (measured: the lab tests running beside it failed).
         subprocess.run(
-            ["podman", "system", "reset", "--force"],
+            ["podman", "image", "rm", "--all", "--force"],
             env=clean_env(CONTAINERS_STORAGE_CONF=str(loader_conf)),
             capture_output=True,
             check=False,

@@ -283,14 +283,20 @@ def _check_result(text: str, desired: Desired, kept: list[dict], source: str) ->
             raise AgentOssecError(f"{source}: the edited file would not read back <enrollment><{name}> {value!r}")
 
 
-def edit(text: str, desired: Desired, source: str = "ossec.conf") -> EditResult:
-    """``text`` with our values and block; raise AgentOssecError (naming the line) for a file left as it is."""
+def validate_desired(desired: Desired) -> list[dict]:
+    """The wanted channels, normalised; AgentOssecError naming a setting that cannot be written."""
     check_desired(desired)
     try:
         wanted = normalize_channels(list(desired.channels or []))
-        render_block(wanted)  # a location or query Wazuh cannot read back fails here, before the file is read
+        render_block(wanted)  # a location or query Wazuh cannot read back fails here, before any file is read
     except AgentConfError as exc:
         raise AgentOssecError(f"wazuh_agent_channels: {exc}") from exc
+    return wanted
+
+
+def edit(text: str, desired: Desired, source: str = "ossec.conf") -> EditResult:
+    """``text`` with our values and block; raise AgentOssecError (naming the line) for a file left as it is."""
+    wanted = validate_desired(desired)
     conf = read_conf(text, source)
     changes: list[str] = []
     warnings: list[str] = []

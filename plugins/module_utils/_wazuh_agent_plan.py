@@ -11,10 +11,12 @@ plan's actions, in the order the role applies them:
   product (MSI upgrades refuse to go back) and puts the kept ``client.keys`` back. Never a downgrade
   unless ``allow_downgrade``. After any of them the role probes and plans again (``after_install``),
   because the MSI writes ``ossec.conf``;
+- ``configure``: the edited ``ossec.conf`` differs (manager, enrollment values, the managed block). It goes
+  first: its swap refuses a file that changed since the probe, and then nothing has changed yet;
 - ``enroll``: ``client.keys`` holds no entry, or the agent points at another manager (its key was issued
   there: kept, then emptied). The agent enrolls itself when it starts (Wazuh's "enrollment via agent
   configuration"), reading the password from ``authd.pass``, which the role writes locked down;
-- ``configure``: the edited ``ossec.conf`` differs (manager, enrollment values, the managed block);
+- ``password_file``: an enrolled agent's ``authd.pass`` is open to others: rewritten locked down;
 - ``restart``: any of the above happened (the agent reads its configuration and keys only at start);
 - ``service``: nothing restarts the agent, but it is stopped or not automatic;
 - ``blocked``: ``ossec.conf`` cannot be edited safely (the agent's reader refuses it, several managers,
@@ -53,7 +55,7 @@ from ansible_collections.m1038.appcontrol.plugins.module_utils._winedge import (
 )
 
 INSTALLING = ("install", "upgrade", "downgrade")
-RESTARTING = (*INSTALLING, "enroll", "configure")
+RESTARTING = (*INSTALLING, "configure", "enroll")
 DEFAULT_REMOTE_DIR = "C:\\ProgramData\\m1038-appcontrol\\wazuh_agent"
 COLLECTIONS = ("agent_group", "ossec_conf")
 
@@ -88,6 +90,9 @@ class Desired:
     remote_dir: str = DEFAULT_REMOTE_DIR
     package_id: str = ""  # names the staged MSI (the role: wazuh-agent-<first 16 of its SHA256>)
     after_install: bool = False  # second plan of a run, right after the MSI ran
+    # After the MSI ran: the manager the first plan found in ossec.conf, i.e. the one the agent's key was issued
+    # by. A downgrade reinstalls the product, whose fresh ossec.conf no longer says it.
+    enrolled_manager: str | None = None
     verify: bool = False  # after the apply: nothing may be left, and the agent must be connected
 
 
@@ -224,6 +229,8 @@ def _current_manager(conf) -> str | None:
 
 def _plan_enrollment(probe: dict, desired: Desired, plan: Plan, current: str | None, paths: HostPaths) -> None:
     link = plan.facts["connection"]
+    if desired.after_install and desired.enrolled_manager:
+        current = desired.enrolled_manager
     password = ntpath.join(probe["install_dir"], "authd.pass") if desired.password else None
     keys = probe["client_keys"]
     elsewhere = current is None or current.casefold() != desired.manager_address.casefold()
@@ -384,13 +391,20 @@ def make_plan(probe: object, desired: Desired, *, host: str = "", recorded: bool
         return plan
     if desired.manage_install:
         _plan_install(probe, desired, plan, have, paths)
+        again = [action for action in plan.actions if action.id in INSTALLING]
+        if desired.after_install and again:
+            raise PlanError(
+                f"the MSI ran, but the agent on {host or 'the host'} still needs {again[0].id}: {again[0].reason} "
+                f"(the product in the uninstall registry is {probe['product']['name']!r} "
+                f"{probe['product']['version']!r}; check the MSI log in {paths.root}\\package)"
+            )
     if not probe["installed"] and not plan.has("install"):
         plan.warn("the Wazuh agent is not installed and installing is switched off: nothing else can be planned")
         return plan
-    if desired.manage_enrollment:
-        _plan_enrollment(probe, desired, plan, _current_manager(conf), paths)
     if desired.manage_config:
         _plan_config(probe, desired, plan, paths)
+    if desired.manage_enrollment:
+        _plan_enrollment(probe, desired, plan, _current_manager(conf), paths)
     _check_agent_group(probe, desired, plan)
     _plan_restart(probe, desired, plan)
     if desired.verify:

@@ -29,7 +29,13 @@ PROBE_SHAPE = {
     "ossec_conf": {"path": str, "exists": bool, "size": (int, None), "sha256": OPT_STR, "content_b64": OPT_STR},
     "client_keys": {"path": str, "exists": bool, "entries": list, "malformed": int},
     "password_file": {"path": str, "exists": bool, "protected": (bool, None), "other_access": list},
-    "agent_state": {"path": str, "exists": bool, "status": OPT_STR, "text": OPT_STR},
+    "agent_state": {
+        "path": str,
+        "exists": bool,
+        "status": OPT_STR,
+        "text": OPT_STR,
+        "?written_after_start": (bool, None),
+    },
     "shared_conf": {"path": str, "exists": bool, "sha256": OPT_STR, "content_b64": OPT_STR},
     "log": list,
     "waited_seconds": int,
@@ -96,15 +102,23 @@ def key_entries(probe: dict) -> list[dict]:
 
 
 def connection(probe: dict) -> dict:
-    """Enrolled or not, and what the state file says about the link to the manager."""
-    state = parse_state(probe["agent_state"]["text"])
-    status = state.get("status") or probe["agent_state"]["status"]
+    """Enrolled or not, and what the state file says about the link to the manager.
+
+    The agent rewrites its state file every few seconds while it runs; a file last written before the
+    agent's process started (``written_after_start`` false, e.g. right after a restart) tells about the
+    previous process, so its status counts as unknown.
+    """
+    report = probe["agent_state"]
+    state = parse_state(report["text"])
+    status = state.get("status") or report["status"]
+    stale = report.get("written_after_start") is False
     entries = key_entries(probe)
     return {
         "registered": bool(entries),
         "agent_id": entries[0]["id"] if entries else None,
         "agent_name": entries[0]["name"] if entries else None,
-        "status": status if status in STATUSES else None,
+        "status": status if status in STATUSES and not stale else None,
+        "stale_state": stale,
         "last_ack": state.get("last_ack") or None,
         "last_keepalive": state.get("last_keepalive") or None,
     }

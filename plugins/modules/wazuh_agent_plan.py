@@ -114,9 +114,18 @@ options:
     type: str
     default: ""
   after_install:
-    description: The second plan of a run, right after the MSI ran - plans the restart for the new release.
+    description:
+      - The second plan of a run, right after the MSI ran - plans the restart for the new release, and fails when the
+        probe still finds a release to install.
     type: bool
     default: false
+  enrolled_manager:
+    description:
+      - With O(after_install) - the manager the first plan found in C(ossec.conf), the one the agent's key was issued
+        by (a downgrade reinstalls the product, and its fresh C(ossec.conf) no longer says it). Empty - read
+        C(ossec.conf).
+    type: str
+    default: ""
   expect_compliant:
     description: Verify mode - fail unless the plan is empty, the release is O(version) and the agent is connected.
     type: bool
@@ -213,6 +222,7 @@ ARGUMENT_SPEC = {
     "remote_dir": {"type": "str", "default": DEFAULT_REMOTE_DIR},
     "package_id": {"type": "str", "default": ""},
     "after_install": {"type": "bool", "default": False},
+    "enrolled_manager": {"type": "str", "default": ""},
     "expect_compliant": {"type": "bool", "default": False},
 }
 
@@ -260,6 +270,7 @@ def main():
             remote_dir=params["remote_dir"],
             package_id=params["package_id"],
             after_install=params["after_install"],
+            enrolled_manager=params["enrolled_manager"] or None,
             verify=params["expect_compliant"],
         )
         plan = make_plan(params["probe"], desired, host=params["host"], recorded=params["recorded"])

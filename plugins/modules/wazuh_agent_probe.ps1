@@ -146,14 +146,40 @@ function Get-PasswordFileReport {
     return $report
 }
 
+function Get-ServiceStartTime {
+    # When the agent's running process started (UTC), or $null when it does not run.
+    param([string]$Name)
+    $cim = Get-CimInstance -ClassName Win32_Service -Filter "Name='$Name'" -ErrorAction SilentlyContinue
+    if ($null -eq $cim -or -not $cim.ProcessId) {
+        return $null
+    }
+    $process = Get-Process -Id $cim.ProcessId -ErrorAction SilentlyContinue
+    if ($null -eq $process) {
+        return $null
+    }
+    try {
+        return $process.StartTime.ToUniversalTime()
+    }
+    catch {
+        return $null
+    }
+}
+
 function Get-AgentState {
-    param([string]$Path)
+    # The state file's status; written_after_start says whether the running process wrote it (a file from
+    # before a restart still says what the previous process saw).
+    param([string]$Path, [object]$Since)
     $text = Read-SharedText -Path $Path -Limit 65536
     $status = $null
     if ($text -match "(?m)^status='([a-z]+)'") {
         $status = $Matches[1]
     }
-    return @{ path = $Path; exists = (Test-Path -LiteralPath $Path -PathType Leaf); status = $status; text = $text }
+    $exists = Test-Path -LiteralPath $Path -PathType Leaf
+    $written = $null
+    if ($exists -and $null -ne $Since) {
+        $written = (Get-Item -LiteralPath $Path).LastWriteTimeUtc -gt $Since
+    }
+    return @{ path = $Path; exists = $exists; status = $status; text = $text; written_after_start = $written }
 }
 
 $environmentKey = 'HKLM:\SYSTEM\CurrentControlSet\Control\Session Manager\Environment'
@@ -222,14 +248,15 @@ $limit = $module.Params.max_conf_bytes
 $keysPath = Join-Path -Path $installDir -ChildPath 'client.keys'
 $statePath = Join-Path -Path $installDir -ChildPath 'wazuh-agent.state'
 $clientKeys = Get-ClientKey -Path $keysPath
-$agentState = Get-AgentState -Path $statePath
+$agentState = Get-AgentState -Path $statePath -Since (Get-ServiceStartTime -Name $module.Params.service_name)
 $waited = 0
 $deadline = [DateTime]::UtcNow.AddSeconds($module.Params.wait_connected)
-while (($agentState.status -ne 'connected' -or $clientKeys.entries.Count -eq 0) -and [DateTime]::UtcNow -lt $deadline) {
+while (($agentState.status -ne 'connected' -or $agentState.written_after_start -eq $false -or
+        $clientKeys.entries.Count -eq 0) -and [DateTime]::UtcNow -lt $deadline) {
     Start-Sleep -Seconds 2
     $waited += 2
     $clientKeys = Get-ClientKey -Path $keysPath
-    $agentState = Get-AgentState -Path $statePath
+    $agentState = Get-AgentState -Path $statePath -Since (Get-ServiceStartTime -Name $module.Params.service_name)
 }
 
 $log = @()

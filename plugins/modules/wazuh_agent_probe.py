@@ -19,7 +19,8 @@ description:
     registry, 32- and 64-bit views), the agent service's state and start mode, C(ossec.conf) (SHA256 and its bytes as
     base64, for the controller to edit), the entries of C(client.keys) (ID, name and IP only; the keys never leave the
     host), who besides SYSTEM and Administrators may open C(authd.pass) (never its content), the agent's state file
-    C(wazuh-agent.state) (C(status=connected), C(last_ack), ...) and the agent group's C(shared\agent.conf).
+    C(wazuh-agent.state) (C(status=connected), C(last_ack), ...; and whether the running agent wrote it, since a
+    file from before a restart tells about the previous process) and the agent group's C(shared\agent.conf).
   - With O(wait_connected) it re-reads C(client.keys) and the state file until the agent is enrolled and connected or
     the time is up (the role's verify step after a restart); it still changes nothing.
 author:
@@ -94,8 +95,8 @@ probe:
       C(install_location)), C(install_dir), C(service) (C(name), C(exists), C(state), C(start_mode), C(path)),
       C(ossec_conf) and C(shared_conf) (C(path), C(exists), C(size), C(sha256), C(content_b64)), C(client_keys)
       (C(path), C(exists), C(entries) of C(id), C(name), C(ip), C(malformed)), C(password_file) (C(path), C(exists),
-      C(protected), C(other_access)), C(agent_state) (C(path), C(exists), C(status), C(text)), C(log),
-      C(waited_seconds).
+      C(protected), C(other_access)), C(agent_state) (C(path), C(exists), C(status), C(text), C(written_after_start) -
+      whether the running agent process wrote the file, null when it does not run), C(log), C(waited_seconds).
   returned: always
   type: dict
   sample:

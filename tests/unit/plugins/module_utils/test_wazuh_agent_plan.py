@@ -110,20 +110,20 @@ def test_the_role_defaults_are_what_the_fixtures_assume():
 
 def test_not_installed_plans_install_enrollment_configuration_and_one_restart():
     plan = plan_for("not-installed")
-    assert plan.action_ids == ["install", "enroll", "configure", "restart"]
+    assert plan.action_ids == ["install", "configure", "enroll", "restart"]
     install = plan.actions[0].details
     assert install["package"] == {
         "dir": ROOT + "\\package",
         "msi": ROOT + "\\package\\" + PACKAGE_ID + ".msi",
         "log": ROOT + "\\package\\" + PACKAGE_ID + ".log",
     }
-    assert plan.actions[1].details == {
+    assert plan.actions[2].details == {
         "kind": "not_registered",
         "password_file": AGENT_DIR + "\\authd.pass",
         "clear_keys": None,
     }
-    assert plan.actions[2].details == {"after_install": True}
-    assert plan.actions[3].details["reasons"] == ["install", "enroll", "configure"]
+    assert plan.actions[1].details == {"after_install": True}
+    assert plan.actions[3].details["reasons"] == ["install", "configure", "enroll"]
     assert needs(plan) == {"package": True, "blocked": None}
     assert plan.changed and plan.facts["installed_version"] is None
 
@@ -136,8 +136,8 @@ def test_without_a_package_an_install_names_none():
 def test_after_the_install_the_second_plan_restarts_for_the_new_release():
     current = probe("not-enrolled")
     plan = plan_for("not-enrolled", current, after_install=True)
-    assert plan.action_ids == ["enroll", "configure", "restart"]
-    assert plan.actions[-1].details["reasons"] == ["new release", "enroll", "configure"]
+    assert plan.action_ids == ["configure", "enroll", "restart"]
+    assert plan.actions[-1].details["reasons"] == ["new release", "configure", "enroll"]
 
 
 def test_older_version_is_upgraded_keeping_the_configuration_and_the_key():
@@ -171,15 +171,15 @@ def test_newer_installed_is_never_downgraded_unless_allowed():
 
 def test_other_manager_re_enrolls_keeping_the_old_key():
     plan = plan_for("other-manager")
-    assert plan.action_ids == ["enroll", "configure", "restart"]
-    enroll = plan.actions[0]
+    assert plan.action_ids == ["configure", "enroll", "restart"]
+    enroll = plan.actions[1]
     assert enroll.details["kind"] == "other_manager"
     assert enroll.details["clear_keys"] == {
         "path": AGENT_DIR + "\\client.keys",
         "backup": ROOT + "\\backup\\client.keys.previous",
     }
     assert "enrolled with wazuh-old.corp.example.com, not wazuh.corp.example.com" in enroll.reason
-    configure = plan.actions[1].details
+    configure = plan.actions[0].details
     assert configure["push"] == {"src": "/ctl/out/ws/ossec.conf", "dest": ROOT + "\\staging\\ossec.conf"}
     assert configure["expected_sha256"] == probe("other-manager")["ossec_conf"]["sha256"]
     assert configure["backup"] == ROOT + "\\backup\\ossec.conf.previous"
@@ -190,9 +190,9 @@ def test_other_manager_re_enrolls_keeping_the_old_key():
 
 def test_not_enrolled_enrolls_starts_and_locks_the_password_file():
     plan = plan_for("not-enrolled")
-    assert plan.action_ids == ["enroll", "configure", "restart"]
-    assert plan.actions[0].details["kind"] == "not_registered"
-    assert "server><address>: '0.0.0.0' -> 'wazuh.corp.example.com'" in plan.actions[1].reason
+    assert plan.action_ids == ["configure", "enroll", "restart"]
+    assert plan.actions[1].details["kind"] == "not_registered"
+    assert "server><address>: '0.0.0.0' -> 'wazuh.corp.example.com'" in plan.actions[0].reason
     # The enrollment rewrites authd.pass locked down, so the loose one needs no separate step.
     assert not plan.has("password_file")
     assert plan.facts["connection"]["status"] == "pending"
@@ -219,6 +219,7 @@ def test_compliant_plans_nothing_and_verifies():
         "status": "connected",
         "last_ack": "2026-11-30 09:14:02",
         "last_keepalive": "2026-11-30 09:14:02",
+        "stale_state": False,
     }
     assert plan.facts["shared_conf_missing"] == []
     plan_for("compliant", verify=True)
@@ -263,6 +264,36 @@ def test_a_disconnected_compliant_agent_is_reported_not_restarted():
         plan_for("compliant", current, verify=True)
 
 
+def test_a_state_file_from_before_the_restart_is_not_taken_for_a_connection():
+    current = probe("compliant")
+    current["agent_state"]["written_after_start"] = False
+    link = connection(current)
+    assert link["status"] is None and link["stale_state"] is True
+    with pytest.raises(PlanError, match="state unknown"):
+        plan_for("compliant", current, verify=True)
+    current["agent_state"]["written_after_start"] = True
+    plan_for("compliant", current, verify=True)
+
+
+def test_the_plan_after_the_msi_fails_when_the_release_is_still_not_there():
+    with pytest.raises(PlanError, match=r"the MSI ran, but the agent on older-version still needs upgrade.*'4\.9\.2'"):
+        plan_for("older-version", after_install=True)
+
+
+def test_after_a_downgrade_the_key_is_judged_by_the_manager_it_came_from():
+    """A downgrade reinstalls: the fresh ossec.conf says 0.0.0.0, but the restored key is from our manager."""
+    current = probe("not-enrolled")
+    current["client_keys"] = probe("compliant")["client_keys"]
+    plan = plan_for("not-enrolled", current, after_install=True, enrolled_manager=MANAGER)
+    assert plan.action_ids == ["configure", "password_file", "restart"]
+    # Without it the fresh file's 0.0.0.0 would send the restored key away, and the agent enrolls again.
+    plan = plan_for("not-enrolled", current, after_install=True)
+    assert plan.action_ids == ["configure", "enroll", "restart"]
+    assert plan.actions[1].details["kind"] == "other_manager"
+    # Only the plan after the MSI uses it.
+    assert plan_for("other-manager", enrolled_manager=MANAGER).has("enroll")
+
+
 def test_verify_names_what_the_agent_logged():
     current = probe("not-enrolled")
     current["waited_seconds"] = 120
@@ -293,8 +324,8 @@ def test_switched_off_concerns_are_not_planned():
     plan = plan_for("not-installed", manage_install=False)
     assert plan.compliant and "installing is switched off" in plan.warnings[0]
     plan = plan_for("other-manager", manage_service=False)
-    assert plan.action_ids == ["enroll", "configure"]
-    assert "needs a restart (enroll, configure) but wazuh_agent_service_enabled is false" in plan.warnings[-1]
+    assert plan.action_ids == ["configure", "enroll"]
+    assert "needs a restart (configure, enroll) but wazuh_agent_service_enabled is false" in plan.warnings[-1]
     assert plan_for("other-manager", manage_enrollment=False, manage_config=False).action_ids == []
 
 

@@ -158,7 +158,7 @@ ARGUMENT_SPEC = {
     "enrollment_port": {"type": "int", "default": 1515},
     "agent_name": {"type": "str", "default": ""},
     "groups": {"type": "str", "default": ""},
-    "password_file": {"type": "bool", "default": False},
+    "password_file": {"type": "bool", "default": False, "no_log": False},
     "collection": {"type": "str", "default": "agent_group", "choices": ["agent_group", "ossec_conf"]},
     "channels": {"type": "list", "elements": "dict", "default": []},
 }

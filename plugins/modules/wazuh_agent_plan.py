@@ -27,7 +27,9 @@ author:
 attributes:
   check_mode:
     support: full
-    description: Plans the same in check mode; C(changed) then says the host would change.
+    description: >-
+      Plans the same in check mode; C(changed) then says the host would change (never for a recorded probe or a
+      blocked plan).
   diff_mode:
     support: full
     description: When the plan changes C(ossec.conf), the host's file against the edited one.
@@ -279,7 +281,9 @@ def main():
 
     for warning in plan.warnings:
         module.warn(json_safe(f"{params['host'] or 'wazuh_agent'}: {warning}"))
-    result = {"changed": plan.changed, "plan": plan.to_dict(), "needs": needs(plan)}
+    needed = needs(plan)
+    # A blocked host is not about to change: the role stops it before anything is applied.
+    result = {"changed": plan.changed and needed["blocked"] is None, "plan": plan.to_dict(), "needs": needed}
     configure = next((a for a in plan.actions if a.id == "configure"), None)
     if module._diff and configure is not None and desired.rendered is not None and params["config_content"] is not None:
         diff = config_diff(params["probe"], params["config_content"], desired.rendered.path, params["host"] or "host")

@@ -30,8 +30,8 @@ RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)", re.MULTILINE)
 SKIP = {".git", ".cache", "collections", "lab-output", "plugins", ".hypothesis", ".pytest_cache"}
 
 
-def collection_copy(base: Path) -> Path:
-    """ansible_collections/ with the doubles and m1038.appcontrol whose sysmon_probe is the fake."""
+def collection_copy(base: Path, fakes: tuple[str, ...] = ("sysmon_probe",)) -> Path:
+    """ansible_collections/ with the doubles and m1038.appcontrol whose modules named in ``fakes`` are the fakes."""
     root = base / "collections" / "ansible_collections"
     for namespace, name in (("ansible", "windows"), ("community", "windows")):
         plugins = root / namespace / name / "plugins"
@@ -48,9 +48,10 @@ def collection_copy(base: Path) -> Path:
         if entry.name != "modules":
             (ours / "plugins" / entry.name).symlink_to(entry)
     for entry in (PROJECT_ROOT / "plugins" / "modules").iterdir():
-        if not entry.name.startswith("sysmon_probe."):
+        if entry.name.split(".")[0] not in fakes:
             (ours / "plugins" / "modules" / entry.name).symlink_to(entry)
-    (ours / "plugins" / "modules" / "sysmon_probe.py").symlink_to(DOUBLE / "sysmon_probe.py")
+    for name in fakes:
+        (ours / "plugins" / "modules" / f"{name}.py").symlink_to(DOUBLE / f"{name}.py")
     return root.parent
 
 

@@ -152,7 +152,7 @@ def test_plan_of_a_compliant_host_is_empty_and_verifies(tmp_path):
 def test_plan_blocks_a_broken_file(tmp_path):
     config = run(wazuh_agent_config, config_args(tmp_path, "broken-ossec-conf"), tmp_path)
     result = run(wazuh_agent_plan, plan_args(probe("broken-ossec-conf"), config, version="4.14.9"), tmp_path)
-    assert result["plan"]["action_ids"] == ["blocked"]
+    assert result["plan"]["action_ids"] == ["blocked"] and result["changed"] is False
     assert result["needs"]["blocked"].endswith("Element 'localfile' not closed. (line 10)")
 
 

@@ -1,9 +1,10 @@
 """The README's main command on a copy of the lab inventory.
 
 playbooks/lab.yml starts a manager container running the wazuh-manager TEST DOUBLE and
-runs site.yml: preflight, render, deploy. Proven here: check mode on the controller part
-writes nothing, the first run changes things, a second run changes nothing (the manager
-restarts zero times), and a check-mode run afterwards reports no change either.
+runs site.yml: preflight, render, deploy, and the Windows roles against the recorded Windows
+host. Proven here: check mode on the controller part writes nothing, the first run changes
+things, a second run changes nothing (the manager restarts zero times), a check-mode run
+afterwards reports no change either, and the recorded host is planned, not contacted.
 """
 
 from __future__ import annotations
@@ -90,3 +91,12 @@ def test_content_reached_the_manager(lab):
     ).stdout
     assert "m1038_appcontrol_rules.xml" in rules
     assert "m1038-trusted-companies" in rules
+
+
+def test_the_recorded_windows_host_is_planned_and_not_contacted(lab):
+    """The lab's Windows host is a recording: its agent plan is evidence, and the run says a real host is needed."""
+    plan = json.loads((lab["out"] / "wazuh_agent" / "m1038-lab-win01" / "plan.json").read_text())
+    assert plan["recorded"] is True and plan["action_ids"] == ["upgrade", "restart"]
+    assert "Nothing was pushed: the WinRM push needs a real host and wazuh_agent_package_sha256" in " ".join(
+        lab["second_log"].split()
+    )

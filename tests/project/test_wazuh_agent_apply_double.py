@@ -10,6 +10,8 @@ phase in the calls the fakes record.
 - ``moved``: agent 4.9.2 enrolled with another manager. Upgrade keeping ossec.conf and client.keys, then the
   manager changed, the old key kept and emptied, one restart, a new key from the right manager.
 - ``broken`` (apply run only): ossec.conf the agent's reader refuses: reported naming the line, nothing written.
+- ``refused`` (apply run only): the agent does not start on the edited ossec.conf: the previous ossec.conf and
+  client.keys are put back, the agent started on them, and the host fails saying so.
 
 Apply again is one probe per host and no change; the registration password appears in no output and no call.
 """
@@ -104,7 +106,15 @@ class AgentLab:
                 service=dict(running),
                 files=files(ossec__conf=crlf("broken-unclosed.conf"), client__keys=b"007 WS-BROKEN any 77\r\n"),
             ),
+            "refused": self.model(
+                "WS-REFUSED",
+                product=installed("4.14.7", "{NEW}"),
+                service=dict(running),
+                files=files(ossec__conf=old_conf, client__keys=b"009 WS-REFUSED any 99\r\n"),
+            ),
         }
+        # The model agent rejects the edited file: the restart fails and the rescue runs.
+        self.hosts["refused"]["wazuh"]["refuse_start_with"] = f"<address>{MANAGER}</address>"
         for name, state in self.hosts.items():
             (base / f"{name}.json").write_text(json.dumps(state))
         inventory = {
@@ -125,6 +135,7 @@ class AgentLab:
         # The broken host is in the apply run only: check mode writes nothing anyway.
         check = PLAYS.split("- name: again", maxsplit=1)[0].replace("apply", "check")
         (base / "check.yml").write_text(check.replace("hosts: agents", "hosts: fresh:moved"))
+        self.original = {name: state["files"] for name, state in self.hosts.items()}
         (base / "apply.yml").write_text(PLAYS)
         settings = {
             "wazuh_agent_manager_address": MANAGER,
@@ -215,7 +226,7 @@ def runs(tmp_path_factory):
 def test_check_mode_plans_shows_the_diff_and_changes_nothing(runs):
     first, _apply = runs
     recap, plays, output = first["check"]
-    assert names(first["check_calls"]["broken"]) == []
+    assert names(first["check_calls"]["broken"]) == names(first["check_calls"]["refused"]) == []
     for name in ("fresh", "moved"):
         assert names(first["check_calls"][name]) == ["wazuh_agent_probe"], name
         state = first["after_check"][name]
@@ -330,3 +341,29 @@ def test_the_registration_password_is_in_no_output_and_no_call(runs):
     for name in lab.hosts:
         assert PASSWORD not in json.dumps(lab.calls(name))
     assert lab.file("fresh", AGENT + "\\authd.pass") == (PASSWORD + "\n").encode()
+
+
+def test_an_agent_that_does_not_start_gets_its_previous_files_back(runs):
+    first, (recap, _plays, output) = runs
+    lab = first["lab"]
+    assert recap["refused"][1] == 1
+    assert names(lab.calls("refused", "apply")) == [
+        "wazuh_agent_probe",
+        "win_file",
+        "win_copy",
+        "wazuh_agent_file",  # ossec.conf
+        "wazuh_agent_file",  # authd.pass
+        "wazuh_agent_file",  # empty client.keys
+        "win_service",  # refused
+        "wazuh_agent_file",  # ossec.conf back
+        "wazuh_agent_file",  # client.keys back
+        "win_service",  # started on them
+    ]
+    for name in ("ossec.conf", "client.keys"):
+        key = path_key(AGENT + "\\" + name)
+        assert lab.state("refused")["files"][key]["data"] == lab.original["refused"][key]["data"], name
+    assert lab.state("refused")["wazuh"]["service"]["state"] == "running"
+    text = " ".join(output.split())
+    assert "WazuhSvc did not start (Service 'Wazuh' (WazuhSvc) failed to start" in text
+    backup = REMOTE + "\\backup\\ossec.conf.previous"
+    assert f"The previous ossec.conf was put back from {backup} and the agent started on it." in text

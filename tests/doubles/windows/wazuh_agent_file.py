@@ -55,13 +55,15 @@ def main():
     # A replaced file keeps its DACL (File.Replace); a new one inherits its folder's (not restricted).
     was_restricted = current is not None and bool(host.entry(path).get("restricted"))
     changed = current != data or (params["restricted"] and current is not None and not was_restricted)
+    result = {"changed": changed, "path": path}
     if changed and not module.check_mode:
         if current is not None and params["backup"]:
             host.write(params["backup"], current)
+            result["backup_file"] = params["backup"]
         host.write(path, data)
         host.entry(path)["restricted"] = params["restricted"] or was_restricted
     host.save()
-    module.exit_json(changed=changed, path=path)
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,9 @@ nothing more:
   ossec.conf and registers WazuhSvc, stopped; an upgrade keeps every file; an older MSI than the
   installed product is refused (msiexec 1638); an uninstall removes the product, the service and the
   install folder;
-- starting the service: the agent reads ossec.conf (the first <server><address>, <enrollment>
+- starting the service fails when ossec.conf holds the model's ``refuse_start_with`` text (a configuration
+  the agent rejects);
+- starting the service otherwise: the agent reads ossec.conf (the first <server><address>, <enrollment>
   agent_name and groups, found with plain regular expressions, not Wazuh's reader); with an empty
   client.keys it enrolls with the model manager if the address is the manager's and authd.pass holds
   the manager's password; it connects when its key is one the manager issued, writes
@@ -105,7 +107,7 @@ class Agent:
 
     # --- the service
     def set_service(self, params, check_mode):
-        """win_service for WazuhSvc: changed."""
+        """win_service for WazuhSvc: (changed, error or None)."""
         service = self.service
         wanted_mode = params.get("start_mode")
         state = params.get("state")
@@ -113,14 +115,19 @@ class Agent:
         starts = state == "restarted" or (state == "started" and service["state"] != "running")
         changed = changed or starts
         if check_mode or not changed:
-            return changed
+            return changed, None
         if wanted_mode:
             service["start_mode"] = wanted_mode
         if starts:
             self.model["starts"] = self.model.get("starts", 0) + 1
+            refused = self.model.get("refuse_start_with")
+            if refused and refused in (self.text("ossec.conf") or ""):
+                service["state"] = "stopped"
+                self._log(f"CRITICAL: (1202): Configuration error at 'ossec.conf' ({refused})")
+                return True, "Service 'Wazuh' (WazuhSvc) failed to start: the process ended (exit code 1)"
             service["state"] = "running"
             self._start_agent()
-        return True
+        return True, None
 
     def _start_agent(self):
         conf = self.text("ossec.conf") or ""

@@ -23,8 +23,10 @@ def main():
     host.call("win_service", **module.params)
     agent = Agent(host)
     if agent.handles(module.params["name"]):
-        changed = agent.set_service(module.params, module.check_mode)
+        changed, error = agent.set_service(module.params, module.check_mode)
         host.save()
+        if error:
+            module.fail_json(msg=error, changed=changed)
         module.exit_json(changed=changed)
     service = host.state.get("service")
     if not service or service["name"].lower() != module.params["name"].lower():

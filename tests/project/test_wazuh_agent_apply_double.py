@@ -1,14 +1,15 @@
-"""The wazuh_agent role against the Windows TEST DOUBLE: check mode, apply, apply again, and a broken ossec.conf.
+"""The wazuh_agent role against the Windows TEST DOUBLE: check mode, apply, apply again, and the failure paths.
 
-Two ansible-playbook runs over three modelled hosts (tests/doubles/windows/README.md says what the model does
+Two ansible-playbook runs over four modelled hosts (tests/doubles/windows/README.md says what the model does
 and cannot prove): ``--check --diff``, then one run with two plays, apply and apply again, each play naming its
 phase in the calls the fakes record.
 
 - ``fresh``: no agent. Check mode plans and changes nothing; apply downloads the MSI (SHA256-checked), installs
   it, plans again from the ossec.conf it wrote, puts the edited file in place, writes authd.pass locked down,
   restarts once and verifies; the agent enrolled with the model manager and received its group's agent.conf.
-- ``moved``: agent 4.9.2 enrolled with another manager. Upgrade keeping ossec.conf and client.keys, then the
-  manager changed, the old key kept and emptied, one restart, a new key from the right manager.
+- ``moved``: agent 4.9.2 enrolled with another manager, the MSI a controller-side file (``wazuh_agent_package_src``).
+  Upgrade keeping ossec.conf and client.keys, then the manager changed, the old key kept and emptied, one
+  restart, a new key from the right manager.
 - ``broken`` (apply run only): ossec.conf the agent's reader refuses: reported naming the line, nothing written.
 - ``refused`` (apply run only): the agent does not start on the edited ossec.conf: the previous ossec.conf and
   client.keys are put back, the agent started on them, and the host fails saying so.
@@ -119,9 +120,7 @@ class AgentLab:
             (base / f"{name}.json").write_text(json.dumps(state))
         inventory = {
             "all": {
-                "children": {
-                    "agents": {"hosts": {name: {"double_state": str(base / f"{name}.json")} for name in self.hosts}}
-                },
+                "children": {"agents": {"hosts": {name: self.host_vars(name) for name in self.hosts}}},
                 "hosts": {"localhost": {}},
                 "vars": {
                     "ansible_connection": "local",
@@ -140,11 +139,15 @@ class AgentLab:
         settings = {
             "wazuh_agent_manager_address": MANAGER,
             "wazuh_agent_registration_password": PASSWORD,
-            "wazuh_agent_package_url": URL,
             "wazuh_agent_package_sha256": self.sha256,
             "wazuh_agent_output_dir": str(base / "out"),
         }
         (base / "vars.json").write_text(json.dumps(settings))
+
+    def host_vars(self, name):
+        """Its state file; the moved host takes the MSI from the controller, the others download it."""
+        source = {"wazuh_agent_package_src": str(self.msi)} if name == "moved" else {"wazuh_agent_package_url": URL}
+        return {"double_state": str(self.base / f"{name}.json"), **source}
 
     def model(self, computer, product=None, service=None, files=None):
         manager = {
@@ -302,7 +305,7 @@ def test_agent_of_another_manager_is_upgraded_moved_and_enrolled_again(runs):
     assert names(calls) == [
         "wazuh_agent_probe",
         "win_file",
-        "win_get_url",
+        "win_copy",  # the MSI from the controller (wazuh_agent_package_src), SHA256 checked there first
         "win_copy",  # keep ossec.conf
         "win_copy",  # keep client.keys
         "win_package",
@@ -315,6 +318,9 @@ def test_agent_of_another_manager_is_upgraded_moved_and_enrolled_again(runs):
         "win_service",
         "wazuh_agent_probe",
     ]
+    package = f"{REMOTE}\\package\\wazuh-agent-{lab.sha256[:16]}.msi"
+    assert (calls[2]["src"], calls[2]["dest"], calls[2]["remote_src"]) == (str(lab.msi), package, False)
+    assert calls[5]["path"] == package
     assert [c["dest"] for c in calls[3:5]] == [
         REMOTE + "\\backup\\ossec.conf.previous",
         REMOTE + "\\backup\\client.keys.previous",

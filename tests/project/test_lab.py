@@ -59,7 +59,11 @@ def lab(tmp_path_factory):
     hosts = copy / "inventories" / "lab" / "hosts.yml"
     hosts.write_text(hosts.read_text().replace("m1038-lab-manager:", f"{manager}:"))
     out = copy / "lab-output"
-    runs = {"out": out / "lab", "manager": manager}
+    runs = {
+        "out": out / "lab",
+        "manager": manager,
+        "inventory": copy / "inventories" / "lab" / "files" / "wazuh_api_recorded",
+    }
     try:
         runs["dry"], runs["dry_log"] = run_lab(copy, "--check", "--diff")
         runs["written_in_check"] = sorted(str(p) for p in out.rglob("*")) if out.exists() else []
@@ -106,3 +110,14 @@ def test_the_recorded_windows_host_is_planned_and_not_contacted(lab):
     assert "Nothing was pushed: the WinRM push needs a real host and wazuh_agent_package_sha256" in " ".join(
         lab["second_log"].split()
     )
+
+
+def test_software_inventory_routes_wrote_what_the_renderer_reads_and_said_which_source(lab):
+    assert (lab["out"] / "software_facts" / "m1038-lab-win01").is_file()
+    saved = sorted(p.name for p in (lab["out"] / "syscollector").iterdir() if not p.name.startswith("."))
+    assert saved == ["001.json", "002.json", "003.json"]
+    log = " ".join(lab["second_log"].split())
+    # the lab manager runs the wazuh-manager TEST DOUBLE: lab.yml finds no Wazuh API on it
+    assert f"RECORDED Wazuh API responses from {lab['inventory']}" in log
+    assert f"no Wazuh API answers on {lab['manager']} (127.0.0.1:55000:" in log
+    assert "m1038-lab-win01 (RECORDED probe" in log

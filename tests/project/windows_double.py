@@ -31,7 +31,7 @@ SKIP = {".git", ".cache", "collections", "lab-output", "plugins", ".hypothesis",
 
 
 def collection_copy(base: Path, fakes: tuple[str, ...] = ("sysmon_probe",)) -> Path:
-    """ansible_collections/ with the doubles and m1038.appcontrol whose modules named in ``fakes`` are the fakes."""
+    """ansible_collections/ with the doubles and m1038.appcontrol whose ``fakes`` probes are the doubles'."""
     root = base / "collections" / "ansible_collections"
     for namespace, name in (("ansible", "windows"), ("community", "windows")):
         plugins = root / namespace / name / "plugins"
@@ -50,8 +50,8 @@ def collection_copy(base: Path, fakes: tuple[str, ...] = ("sysmon_probe",)) -> P
     for entry in (PROJECT_ROOT / "plugins" / "modules").iterdir():
         if entry.name.split(".")[0] not in fakes:
             (ours / "plugins" / "modules" / entry.name).symlink_to(entry)
-    for name in fakes:
-        (ours / "plugins" / "modules" / f"{name}.py").symlink_to(DOUBLE / f"{name}.py")
+    for fake in fakes:
+        (ours / "plugins" / "modules" / f"{fake}.py").symlink_to(DOUBLE / f"{fake}.py")
     return root.parent
 
 

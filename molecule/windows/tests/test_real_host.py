@@ -59,3 +59,11 @@ def test_the_rendered_configuration_is_loaded(state):
 
 def test_the_operational_log_has_the_requested_size(state):
     assert state["channel"]["max_size"] == MAX_SIZE and state["channel"]["enabled"] is True
+
+
+def test_the_software_inventory_read_the_machine_uninstall_keys():
+    """The role's probe ran on the host; its fact cache file lists what the registry holds."""
+    cache = OUTPUT.parent / "software_facts" / HOST
+    records = json.loads(cache.read_text(encoding="utf-8"))["m1038_software"]
+    assert records and all(set(r) == {"name", "publisher", "version", "install_date", "scope"} for r in records)
+    assert any(r["scope"] == "machine" for r in records)

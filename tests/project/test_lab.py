@@ -106,6 +106,15 @@ def test_content_reached_the_manager(lab):
     assert "m1038-trusted-companies" in rules
 
 
+def test_the_recorded_windows_host_is_planned_and_not_contacted(lab):
+    """The lab's Windows host is a recording: its agent plan is evidence, and the run says a real host is needed."""
+    plan = json.loads((lab["out"] / "wazuh_agent" / "m1038-lab-win01" / "plan.json").read_text())
+    assert plan["recorded"] is True and plan["action_ids"] == ["upgrade", "restart"]
+    assert "Nothing was pushed: the WinRM push needs a real host and wazuh_agent_package_sha256" in " ".join(
+        lab["second_log"].split()
+    )
+
+
 def test_software_inventory_routes_wrote_what_the_renderer_reads_and_said_which_source(lab):
     assert (lab["out"] / "software_facts" / "m1038-lab-win01").is_file()
     saved = sorted(p.name for p in (lab["out"] / "syscollector").iterdir() if not p.name.startswith("."))

@@ -6,11 +6,14 @@ scenario's ephemeral directory. It ran the applocker role against the lab's reco
 recorded AppLocker probes; each left applocker/hosts/<host>/ with audit.xml (and enforce.xml when
 it plans the enforce variant), coverage.json and plan.json. This checks what the roles decided,
 through the real Ansible machinery (argument specs, variables, module invocation), against what
-the fixtures need.
+the fixtures need. It ran the wazuh_agent role against the lab's recorded host and three agent
+fixtures; each left wazuh_agent/<host>/plan.json, and the edited ossec.conf when the host's file
+could be edited.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -28,10 +31,21 @@ from ansible_collections.m1038.appcontrol.plugins.module_utils._applocker_xml im
     xsd_errors,
 )
 from ansible_collections.m1038.appcontrol.plugins.module_utils._sysmon_config import validate  # noqa: E402
+from ansible_collections.m1038.appcontrol.plugins.module_utils._wazuh_agent_ossec import read_conf  # noqa: E402
 
 EPHEMERAL = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/nonexistent"))
 OUTPUT = EPHEMERAL / "sysmon"
 APPLOCKER = EPHEMERAL / "applocker" / "hosts"
+AGENT_OUTPUT = EPHEMERAL / "wazuh_agent"
+AGENT_PROBES = PROJECT / "tests" / "unit" / "fixtures" / "wazuh_agent" / "probes"
+LAB_AGENT_PROBE = PROJECT / "inventories" / "lab" / "files" / "windows" / "m1038-lab-win01" / "wazuh_agent_probe.json"
+# host: (actions, edited ossec.conf left on the controller, a warning the plan must carry)
+AGENT_EXPECTED = {
+    "wazuh-agent-lab": (["upgrade", "restart"], True, None),
+    "wazuh-agent-not-installed": (["install", "configure", "enroll", "restart"], False, "enrolls without one"),
+    "wazuh-agent-other-manager": (["configure", "enroll", "restart"], True, "enrolls without one"),
+    "wazuh-agent-broken-ossec-conf": (["blocked"], False, None),
+}
 # The role's default configuration for Sysmon 15.15 (the compliant fixtures hold its hash).
 DEFAULT_SHA256 = "16d6a7c3448d11bbf98fb93a51dc0cdf3cf9af58900babc713749a55e58fec39"
 EXPECTED = {
@@ -148,3 +162,58 @@ def test_the_lab_host_scan_closed_its_writable_folders():
     assert coverage["writable"]["exceptions_added"] and coverage["writable"]["uncovered"] == []
     assert coverage["writable"]["unscanned"] == []
     assert "%WINDIR%\\Tasks\\*" in (APPLOCKER / "applocker-lab-win01" / "enforce.xml").read_text()
+
+
+def agent_plan(host):
+    return json.loads((AGENT_OUTPUT / host / "plan.json").read_text())
+
+
+def test_every_recorded_agent_host_was_planned():
+    assert sorted(p.name for p in AGENT_OUTPUT.iterdir()) == sorted(AGENT_EXPECTED)
+
+
+@pytest.mark.parametrize("host", sorted(AGENT_EXPECTED))
+def test_agent_plan(host):
+    actions, edited, warning = AGENT_EXPECTED[host]
+    result = agent_plan(host)
+    assert result["recorded"] is True and result["concern"] == "wazuh_agent" and result["host"] == host
+    assert result["action_ids"] == actions
+    assert result["facts"]["target_version"] == "4.14.7"
+    assert (AGENT_OUTPUT / host / "ossec.conf").exists() is edited
+    if warning is None:
+        assert result["warnings"] == []
+    else:
+        assert any(warning in w for w in result["warnings"]), result["warnings"]
+
+
+def test_the_lab_agent_is_left_as_it_is_apart_from_the_release():
+    """The lab host's ossec.conf is already what the role writes for the lab manager: the copy is byte-identical."""
+    probe = json.loads(LAB_AGENT_PROBE.read_text())
+    data = (AGENT_OUTPUT / "wazuh-agent-lab" / "ossec.conf").read_bytes()
+    assert hashlib.sha256(data).hexdigest() == probe["ossec_conf"]["sha256"]
+    upgrade = agent_plan("wazuh-agent-lab")["actions"][0]
+    assert (upgrade["from"], upgrade["to"]) == ("4.9.2", "4.14.7")
+    assert upgrade["package"] is None  # no wazuh_agent_package_sha256: nothing to stage
+
+
+def test_the_moved_agent_gets_the_new_manager_and_keeps_its_other_settings():
+    edited = (AGENT_OUTPUT / "wazuh-agent-other-manager" / "ossec.conf").read_bytes()
+    probe = json.loads((AGENT_PROBES / "other-manager.json").read_text())
+    before = base64.b64decode(probe["ossec_conf"]["content_b64"])
+    lines = zip(before.split(b"\r\n"), edited.split(b"\r\n"), strict=True)  # no line added or removed
+    changed = [(old, new) for old, new in lines if old != new]
+    assert [new.strip() for _old, new in changed] == [
+        b"<address>wazuh.corp.example.com</address>",
+        b"<manager_address>wazuh.corp.example.com</manager_address>",
+        b"<groups>m1038-windows</groups>",
+    ]
+    assert read_conf(edited.decode("utf-8", "replace")).server_values()[0]["address"] == "wazuh.corp.example.com"
+    configure, enroll, _restart = agent_plan("wazuh-agent-other-manager")["actions"]
+    assert configure["push"]["src"] == str(AGENT_OUTPUT / "wazuh-agent-other-manager" / "ossec.conf")
+    assert configure["expected_sha256"] == probe["ossec_conf"]["sha256"]
+    assert enroll["kind"] == "other_manager" and enroll["clear_keys"]["path"].endswith("\\client.keys")
+
+
+def test_the_broken_agent_is_blocked_naming_the_line():
+    (blocked,) = agent_plan("wazuh-agent-broken-ossec-conf")["actions"]
+    assert "Element 'localfile' not closed. (line 10)" in blocked["problem"]

@@ -23,6 +23,7 @@ import ntpath
 import os
 
 STATE_ENV = "M1038_WINDOWS_DOUBLE_STATE"
+PHASE_ENV = "M1038_WINDOWS_DOUBLE_PHASE"
 WINDOWS = "C:\\Windows"
 CHANNEL = "Microsoft-Windows-Sysmon/Operational"
 DEFAULT_LOG_SIZE = 67108864
@@ -43,7 +44,9 @@ class Host:
             json.dump(self.state, handle, indent=1, sort_keys=True)
 
     def call(self, module, **args):
-        self.state.setdefault("calls", []).append({"module": module, **args})
+        # A test running several plays in one ansible-playbook run names each (play-level environment).
+        phase = {"phase": os.environ[PHASE_ENV]} if os.environ.get(PHASE_ENV) else {}
+        self.state.setdefault("calls", []).append({"module": module, **args, **phase})
 
     # files: {key: {"path": original, "data": base64, "version": optional}}
     def read(self, path):

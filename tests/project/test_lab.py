@@ -1,7 +1,8 @@
 """The README's command one, run as written on a fresh copy of the project.
 
 ``bash scripts/lab.sh`` starts a manager container running the wazuh-manager TEST DOUBLE
-(playbooks/lab.yml) and runs site.yml: preflight, render, deploy. The copy is the tree as a new
+(playbooks/lab.yml) and runs site.yml: preflight, render, deploy, and the Windows roles against the
+lab's recorded host (they render, validate and plan; nothing is pushed). The copy is the tree as a new
 clone has it (helpers.fresh_copy: no ``lab-output/``, a manager container that never ran, under
 a unique name); it takes this checkout's cache (venv, image, podman storage) through
 ``M1038_CACHE``. The runs, in order:
@@ -24,6 +25,9 @@ import uuid
 from html.parser import HTMLParser
 
 import pytest
+
+from ansible_collections.m1038.appcontrol.plugins.module_utils._applocker_compare import compare
+from ansible_collections.m1038.appcontrol.plugins.module_utils._applocker_xml import xsd_errors
 
 from .helpers import CACHE, clean_env, fresh_copy
 
@@ -59,7 +63,11 @@ def lab(tmp_path_factory):
     hosts = copy / "inventories" / "lab" / "hosts.yml"
     hosts.write_text(hosts.read_text().replace("m1038-lab-manager:", f"{manager}:"))
     out = copy / "lab-output"
-    runs = {"out": out / "lab", "manager": manager}
+    runs = {
+        "out": out / "lab",
+        "manager": manager,
+        "inventory": copy / "inventories" / "lab" / "files" / "wazuh_api_recorded",
+    }
     try:
         runs["dry"], runs["dry_log"] = run_lab(copy, "--check", "--diff")
         runs["written_in_check"] = sorted(str(p) for p in out.rglob("*")) if out.exists() else []
@@ -97,6 +105,38 @@ def test_content_reached_the_manager(lab):
     ).stdout
     assert "m1038_appcontrol_rules.xml" in rules
     assert "m1038-trusted-companies" in rules
+
+
+def test_the_recorded_windows_host_is_planned_and_not_contacted(lab):
+    """The lab's Windows host is a recording: its agent plan is evidence, and the run says a real host is needed."""
+    plan = json.loads((lab["out"] / "wazuh_agent" / "m1038-lab-win01" / "plan.json").read_text())
+    assert plan["recorded"] is True and plan["action_ids"] == ["upgrade", "restart"]
+    assert "Nothing was pushed: the WinRM push needs a real host and wazuh_agent_package_sha256" in " ".join(
+        lab["second_log"].split()
+    )
+
+
+def test_software_inventory_routes_wrote_what_the_renderer_reads_and_said_which_source(lab):
+    assert (lab["out"] / "software_facts" / "m1038-lab-win01").is_file()
+    saved = sorted(p.name for p in (lab["out"] / "syscollector").iterdir() if not p.name.startswith("."))
+    assert saved == ["001.json", "002.json", "003.json"]
+    log = " ".join(lab["second_log"].split())
+    # the lab manager runs the wazuh-manager TEST DOUBLE: lab.yml finds no Wazuh API on it
+    assert f"RECORDED Wazuh API responses from {lab['inventory']}" in log
+    assert f"no Wazuh API answers on {lab['manager']} (127.0.0.1:55000:" in log
+    assert "m1038-lab-win01 (RECORDED probe" in log
+
+
+def test_the_recorded_windows_host_got_both_applocker_variants_and_a_plan(lab):
+    """Command one renders and validates both AppLocker variants for the lab's recorded Windows host, with its
+    recorded writable-folder scan, and plans against its recorded probe (docs/applocker.md)."""
+    host = lab["out"] / "applocker" / "hosts" / "m1038-lab-win01"
+    audit, enforce = (host / "audit.xml").read_bytes(), (host / "enforce.xml").read_bytes()
+    assert xsd_errors(audit, "audit.xml") == [] and xsd_errors(enforce, "enforce.xml") == []
+    assert {entry["mode"]["after"] for entry in compare(audit, enforce).collections.values()} == {"Enabled"}
+    plan = json.loads((host / "plan.json").read_text())
+    assert plan["recorded"] is True and plan["action_ids"] == ["policy", "eventlog", "service"]
+    assert "the WinRM push needs a real host" in " ".join(lab["second_log"].split())
 
 
 class _Counts(HTMLParser):

@@ -22,6 +22,7 @@ import re
 import shutil
 import subprocess
 import uuid
+from html.parser import HTMLParser
 
 import pytest
 
@@ -136,3 +137,49 @@ def test_the_recorded_windows_host_got_both_applocker_variants_and_a_plan(lab):
     plan = json.loads((host / "plan.json").read_text())
     assert plan["recorded"] is True and plan["action_ids"] == ["policy", "eventlog", "service"]
     assert "the WinRM push needs a real host" in " ".join(lab["second_log"].split())
+
+
+class _Counts(HTMLParser):
+    """The summary numbers of the readiness page (elements id="count-...")."""
+
+    def __init__(self):
+        super().__init__()
+        self.counts: dict[str, int] = {}
+        self._open: str | None = None
+
+    def handle_starttag(self, tag, attrs):
+        found = dict(attrs).get("id") or ""
+        self._open = found[len("count-") :] if found.startswith("count-") else None
+
+    def handle_data(self, data):
+        if self._open and data.strip():
+            self.counts[self._open] = int(data)
+            self._open = None
+
+
+def test_command_one_wrote_the_lab_readiness_report(lab):
+    """From the recorded month of alerts (inventories/lab/files/wazuh/alerts): the hosts' verdicts."""
+    out = lab["out"] / "readiness"
+    report = json.loads((out / "readiness.json").read_text())
+    statuses = {name: host["status"] for name, host in report["hosts"].items()}
+    assert [n for n, s in statuses.items() if s == "no_evidence"] == ["lab-ws-11", "lab-ws-12"]
+    assert [n for n, s in statuses.items() if s == "not_ready"] == [
+        "lab-ws-04",
+        "lab-ws-05",
+        "lab-ws-06",
+        "lab-ws-07",
+        "lab-ws-08",
+        "lab-ws-10",
+    ]
+    assert statuses["lab-ws-09"] == "ready"  # its nightly build tool is not cared about (lab thresholds)
+    page = _Counts()
+    page.feed((out / "readiness.html").read_text())
+    assert page.counts == {
+        "ready": 5,
+        "not_ready": 6,
+        "no_evidence": 2,
+        "hosts": 13,
+        "events": report["summary"]["would_be_blocked_events"],
+        "binaries": report["summary"]["binaries"],
+    }
+    assert "m1038_applocker_model:" in (out / "suggestions.yml").read_text()

@@ -298,7 +298,8 @@ class LocalFile:
             raise OssecConfError(f"{where}: only_future_events {self.only_future_events!r} is not true, false or null")
         if self.max_size and (self.only_future_events is None or not _MAX_SIZE_RE.fullmatch(self.max_size)):
             raise OssecConfError(
-                f"{where}: max_size {self.max_size!r} must be a size such as '1G' or '500M' and needs only_future_events"
+                f"{where}: max_size {self.max_size!r} must be a size such as '1G' or '500M' "
+                "and needs only_future_events"
             )
 
     def as_dict(self) -> dict:

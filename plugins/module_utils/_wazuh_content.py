@@ -118,7 +118,7 @@ def _ids(owner, group):
     return uid, gid
 
 
-def _plan_files(home, files, previous, plan, uid, gid, mode):
+def _plan_files(home, files, previous, plan, *, uid, gid, mode):
     """Fill ``plan`` with the content files to write, replace and remove; return the desired bytes by path."""
     seen = set()
     desired = {}
@@ -172,10 +172,8 @@ def plan_change(home, state_dir, files, *, owner, group, mode, register_lists, l
     text_after, added, dropped = text_before, [], []
     desired = {}
     if files is not None:
-        desired = _plan_files(home, files, previous, plan, uid, gid, mode)
-        list_names = (
-            sorted(r.split("/", 2)[2] for r in desired if r.startswith("etc/lists/")) if register_lists else []
-        )
+        desired = _plan_files(home, files, previous, plan, uid=uid, gid=gid, mode=mode)
+        list_names = sorted(r.split("/", 2)[2] for r in desired if r.startswith("etc/lists/")) if register_lists else []
         gone_lists = [n for n in previous["lists"] if n not in list_names]
         text_after, added, dropped = edit_lists(text_before, list_names, gone_lists, source=conf_path)
         manifest_after = {"files": sorted(desired), "lists": list_names}

@@ -30,7 +30,11 @@ import tempfile
 import time
 from dataclasses import dataclass
 
-from ansible_collections.m1038.appcontrol.plugins.module_utils._ossec_conf import LIST_NAME_RE, LocalFile, OssecConfError
+from ansible_collections.m1038.appcontrol.plugins.module_utils._ossec_conf import (
+    LIST_NAME_RE,
+    LocalFile,
+    OssecConfError,
+)
 
 MANIFEST = "managed.json"
 RECORD = "backup.json"

@@ -108,7 +108,8 @@ options:
       max_size:
         description:
           - The C(max-size) attribute of C(<only-future-events>) (such as C(1G), at most C(2G)) - with C(no), how far
-            behind logcollector may fall and still resume rather than skip to the end. Needs O(localfiles[].only_future_events).
+            behind logcollector may fall and still resume rather than skip to the end.
+          - Needs O(localfiles[].only_future_events).
         type: str
   owner:
     description: Owner of the placed files.
@@ -276,7 +277,15 @@ EMPTY = {
     "localfiles_removed": [],
     "backup": "",
 }
-REPORTED = ("created", "updated", "removed", "lists_registered", "lists_unregistered", "localfiles_added", "localfiles_removed")
+REPORTED = (
+    "created",
+    "updated",
+    "removed",
+    "lists_registered",
+    "lists_unregistered",
+    "localfiles_added",
+    "localfiles_removed",
+)
 
 
 def recover(module, tx):

@@ -208,8 +208,10 @@ def test_a_changed_block_replaces_the_one_we_wrote_before():
 
 def test_someone_elses_localfile_for_our_location_is_refused_by_name_and_never_doubled():
     theirs = CONF.replace(
-        "</global>", "</global>\n  <localfile>\n    <location>/var/log/m1038-withsecure/events.json</location>\n"
-        "    <log_format>syslog</log_format>\n  </localfile>", 1
+        "</global>",
+        "</global>\n  <localfile>\n    <location>/var/log/m1038-withsecure/events.json</location>\n"
+        "    <log_format>syslog</log_format>\n  </localfile>",
+        1,
     )
     with pytest.raises(OssecConfError, match=r"/var/log/m1038-withsecure/events.json \(log_format syslog\)"):
         edit_localfiles(theirs, [EVENTS])

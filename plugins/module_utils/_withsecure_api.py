@@ -32,7 +32,7 @@ import ssl
 import time
 import urllib.parse
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 
 DEFAULT_API_URL = "https://api.connect.withsecure.com"
@@ -47,7 +47,7 @@ TOKEN_MARGIN_SECONDS = 60
 _TIMESTAMP_RE = re.compile(
     r"(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})", re.IGNORECASE
 )
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 class ApiError(Exception):
@@ -76,14 +76,14 @@ def timestamp_key(value) -> int:
     if zone.upper() != "Z":
         sign = 1 if zone[0] == "+" else -1
         offset = sign * (int(zone[1:3]) * 3600 + int(zone[4:6]) * 60)
-    moment = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), tzinfo=UTC)
+    moment = datetime(int(year), int(month), int(day), int(hour), int(minute), int(second), tzinfo=timezone.utc)
     whole = (moment - _EPOCH).days * 86400 + (moment - _EPOCH).seconds - offset
     return whole * 1_000_000_000 + int((fraction or "0").ljust(9, "0"))
 
 
 def format_timestamp(moment: datetime) -> str:
     """RFC 3339 in UTC with milliseconds, as the API writes them (``2026-01-15T09:30:00.000Z``)."""
-    moment = moment.astimezone(UTC)
+    moment = moment.astimezone(timezone.utc)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
@@ -154,7 +154,7 @@ def retry_after_seconds(value, now=None):
         return None
     if when is None or when.tzinfo is None:
         return None
-    now = now or datetime.now(UTC)
+    now = now or datetime.now(timezone.utc)
     return max((when - now).total_seconds(), 0.0)
 
 

@@ -30,7 +30,7 @@ import stat
 import sys
 import time
 import traceback
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from ansible_collections.m1038.appcontrol.plugins.module_utils._withsecure_api import (
     DEFAULT_API_URL,
@@ -251,7 +251,7 @@ COUNTERS = (
 
 
 def now_utc():
-    return datetime.now(UTC)
+    return datetime.now(timezone.utc)
 
 
 class Status:

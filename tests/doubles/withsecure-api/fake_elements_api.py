@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import bisect
 import json
 import re
 import secrets
@@ -158,6 +159,8 @@ class FakeState:
 
     def reset(self):
         self.events = []  # (key, seq, event), kept sorted
+        self.order = []  # (key, seq) of each, for bisect
+        self.by_seq = {}  # seq -> (key, seq)
         self.seq = 0
         self.tokens = {}
         self.faults = []
@@ -171,7 +174,9 @@ class FakeState:
             key = ts_key(event["persistenceTimestamp"]) if isinstance(event, dict) else 0
             self.seq += 1
             self.events.append((key, self.seq, event))
+            self.by_seq[self.seq] = (key, self.seq)
         self.events.sort(key=lambda entry: (entry[0], entry[1]))
+        self.order = [(key, seq) for key, seq, _event in self.events]
 
     def take_fault(self, path):
         for index, fault in enumerate(self.faults):
@@ -396,17 +401,18 @@ class Handler(BaseHTTPRequestHandler):
         with state.lock:
             state.last_query = {k: v for k, v in form.items()}
             selected = []
-            position_key = None
-            if after is not None:
-                position_key = next(((k, s) for k, s, _e in state.events if s == after), None)
-            for key, seq, event in state.events:
+            # Where the page starts: after the anchor's event, and at (or after) the start timestamp.
+            first = 0
+            if start_key is not None:
+                first = bisect.bisect_right(state.order, (start_key, float("inf")) if exclusive else (start_key, -1))
+            position = state.by_seq.get(after) if after is not None else None
+            if position is not None:
+                first = max(first, bisect.bisect_right(state.order, position))
+            for index in range(first, len(state.events)):
+                _key, seq, event = state.events[index]
                 if engines and event.get("engine") not in engines:
                     continue
                 if org and event.get("organization", {}).get("id") != org:
-                    continue
-                if start_key is not None and (key < start_key or (exclusive and key == start_key)):
-                    continue
-                if position_key is not None and (key, seq) <= position_key:
                     continue
                 selected.append((seq, event))
                 if len(selected) > limit:

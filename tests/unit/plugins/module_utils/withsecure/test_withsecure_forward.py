@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import random
@@ -409,3 +410,20 @@ def test_runs_killed_at_random_moments_still_forward_every_event_exactly_once(fa
     assert final.returncode == EXIT_OK, err
     assert ids(settings) == [e["id"] for e in events]
     assert kills >= 3, f"only {kills} run(s) were still going when killed: the test proved too little"
+
+
+# -- what runs on the manager -----------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["_withsecure_api.py", "_withsecure_store.py", "_withsecure_forward.py"])
+def test_the_manager_side_code_is_python_3_9_and_standard_library_only(name):
+    """The role copies these files to the manager and runs them on its Python (3.9+); nothing is pip-installed."""
+    source = (Path(os.path.abspath(forward_module.__file__)).parent / name).read_text(encoding="utf-8")
+    tree = ast.parse(source, feature_version=(3, 9))
+    modules = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    modules |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
+    ours = {m for m in modules if m.startswith("ansible_collections.")}
+    assert all(m.rsplit(".", 1)[-1].startswith("_withsecure_") for m in ours), ours
+    assert {m.split(".")[0] for m in modules - ours} <= set(sys.stdlib_module_names) | {"__future__"}
+    from_datetime = {
+        a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module == "datetime" for a in n.names
+    }
+    assert "UTC" not in from_datetime, "datetime.UTC is Python 3.11+"

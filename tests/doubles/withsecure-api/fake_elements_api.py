@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright: m1038.appcontrol contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """A FAKE WithSecure Elements API (TEST DOUBLE): real HTTP on loopback, standard library only.

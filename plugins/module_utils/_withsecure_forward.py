@@ -299,7 +299,11 @@ class Status:
 
 # -- one run --------------------------------------------------------------------------------------
 def base_query(config, cursor):
-    form = [("engine", e) for e in config["engines"]] + [("engineGroup", g) for g in config["engine_groups"]]
+    # Several engines (or groups) comma-separated in one value, as WithSecure's own Sentinel connector sends them.
+    if config["engines"]:
+        form = [("engine", ",".join(config["engines"]))]
+    else:
+        form = [("engineGroup", ",".join(config["engine_groups"]))]
     form += [
         ("persistenceTimestampStart", cursor.timestamp),
         # Inclusive on purpose: events that share the cursor's timestamp with the last one forwarded but

@@ -115,14 +115,14 @@ def test_engines_and_engine_groups_choose_what_is_forwarded(fake, settings):
     grouped = {
         **settings,
         "engines": [],
-        "engine_groups": ["epp"],
+        "engine_groups": ["epp", "edr"],
         "output": settings["output"] + ".epp",
         "state_dir": settings["state_dir"] + "-epp",
     }
     os.mkdir(grouped["state_dir"])
     run(grouped)
     assert sorted(ids(grouped)) == sorted(e["id"] for e in app + other)
-    assert fake.state.last_query["engineGroup"] == ["epp"]
+    assert fake.state.last_query["engineGroup"] == ["epp,edr"]
 
 
 # -- failures ------------------------------------------------------------------------------------------

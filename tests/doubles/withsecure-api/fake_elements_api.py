@@ -398,7 +398,7 @@ class Handler(BaseHTTPRequestHandler):
         engines, limit, start_key = parsed["engines"], parsed["limit"], parsed["start_key"]
         exclusive, org, after = parsed["exclusive"], parsed["org"], parsed["after"]
         with state.lock:
-            state.last_query = {k: v for k, v in form.items()}
+            state.last_query = dict(form)
             selected = []
             # Where the page starts: after the anchor's event, and at (or after) the start timestamp.
             first = 0

@@ -221,7 +221,7 @@ def test_someone_elses_localfile_for_our_location_is_refused_by_name_and_never_d
 
 def test_a_commented_out_copy_of_our_block_is_neither_removed_nor_counted():
     commented = CONF.replace("<!-- A user's setting the role must keep: -->", "<!--\n" + EVENTS_BLOCK + "-->", 1)
-    new, added, _ = edit_localfiles(commented, [EVENTS])
+    new, added, _removed = edit_localfiles(commented, [EVENTS])
     assert added == [EVENTS.location]
     assert new.count(EVENTS_BLOCK) == 2  # the comment's and ours
     assert edit_localfiles(new, [], [EVENTS])[0] == commented
@@ -229,7 +229,7 @@ def test_a_commented_out_copy_of_our_block_is_neither_removed_nor_counted():
 
 def test_a_one_line_ossec_config_gets_the_block_on_lines_of_its_own():
     text = "<ossec_config><global/></ossec_config>\n"
-    new, added, _ = edit_localfiles(text, [LocalFile("/var/log/x.json", "json")])
+    new, added, _removed = edit_localfiles(text, [LocalFile("/var/log/x.json", "json")])
     assert added == ["/var/log/x.json"]
     assert read_localfiles(new) == [{"location": "/var/log/x.json", "log_format": "json"}]
     assert edit_localfiles(new, [], [LocalFile("/var/log/x.json", "json")])[0].replace("\n", "") == text.replace(

@@ -80,7 +80,7 @@ def test_the_next_run_resumes_from_the_cursor_and_adds_only_new_events(fake, set
     run(settings)
     cursor = json.loads(Path(settings["state_dir"], "cursor.json").read_text(encoding="utf-8"))
     assert cursor["persistenceTimestamp"] == first[-1]["persistenceTimestamp"]
-    code, _ = run(settings)
+    code = run(settings)[0]
     assert code == EXIT_OK
     assert status(settings)["last_run"]["events_forwarded"] == 0
     assert fake.state.last_query["persistenceTimestampStart"] == [first[-1]["persistenceTimestamp"]]
@@ -152,7 +152,7 @@ def test_an_api_that_stays_down_exits_4_and_the_next_run_catches_up(fake, settin
 def test_throttling_and_an_expired_token_in_the_middle_of_a_run_lose_nothing(fake, settings):
     events = fake.generate(160)
     fake.faults({"status": 429, "retry_after": "1"}, {"expire_tokens": True}, {"drop": True}, {"status": 500})
-    code, _ = run(settings)
+    code = run(settings)[0]
     assert code == EXIT_OK
     assert ids(settings) == [e["id"] for e in events]
     last = status(settings)["last_run"]
@@ -208,9 +208,9 @@ def test_a_secret_file_others_can_read_is_refused_naming_its_mode(fake, settings
 def test_the_secret_never_reaches_a_log_line_or_a_file(fake, settings, tmp_path, secret_file):
     fake.generate(60)
     fake.faults({"status": 429, "retry_after": "1"}, {"expire_tokens": True}, {"malformed": "not-json"})
-    _, log = run(settings)
+    log = run(settings)[1]
     secret_file.write_text("wrong-" + SECRET + "\n", encoding="utf-8")
-    _, refused = run(settings)
+    refused = run(settings)[1]
     everything = "\n".join(log + refused)
     for path in tmp_path.rglob("*"):
         if path.is_file() and path != secret_file:
@@ -369,7 +369,7 @@ def test_a_run_killed_between_writing_a_page_and_its_cursor_loses_and_repeats_no
     assert cursor["output"]["size"] == len(b"".join(on_disk.splitlines(keepends=True)[:committed]))
 
     again = spawn(config_file)
-    _, err = again.communicate(timeout=60)
+    err = again.communicate(timeout=60)[1]
     assert again.returncode == EXIT_OK, err
     assert ids(settings) == [e["id"] for e in events], "every event once, in order"
     last = status(settings)["last_run"]
@@ -396,7 +396,7 @@ def test_runs_killed_at_random_moments_still_forward_every_event_exactly_once(fa
     rng = random.Random(1038)  # noqa: S311 - reproducible kill times, not cryptography
     fake.faults(*[{"delay": 0.01}] * 200)
     kills = 0
-    for _ in range(6):
+    for _attempt in range(6):
         proc = spawn(config_file)
         time.sleep(rng.uniform(0.05, 0.35))
         if proc.poll() is None:
@@ -406,7 +406,7 @@ def test_runs_killed_at_random_moments_still_forward_every_event_exactly_once(fa
         got = ids(settings)
         assert len(got) == len(set(got)), "a duplicate after a kill"
     final = spawn(config_file)
-    _, err = final.communicate(timeout=60)
+    err = final.communicate(timeout=60)[1]
     assert final.returncode == EXIT_OK, err
     assert ids(settings) == [e["id"] for e in events]
     assert kills >= 3, f"only {kills} run(s) were still going when killed: the test proved too little"

@@ -126,7 +126,7 @@ def test_reconcile_after_a_rotation_whose_cursor_never_landed(tmp_path):
     log.rotate()
     log.append(line("c"))
     found = log.reconcile(cursor)
-    assert [event_id for event_id, _ in found.ids] == ["b", "c"]
+    assert [identity[0] for identity in found.ids] == ["b", "c"]
 
 
 def test_reconcile_notices_a_file_truncated_by_someone_else(tmp_path):
@@ -146,7 +146,7 @@ def test_lines_that_are_not_ours_are_counted_not_trusted(tmp_path):
     cursor = cursor_at(log)
     log.append(b'{"something": "else"}\n' + line("a"))
     found = log.reconcile(cursor)
-    assert (found.unreadable, [i for i, _ in found.ids]) == (1, ["a"])
+    assert (found.unreadable, [identity[0] for identity in found.ids]) == (1, ["a"])
 
 
 def test_rotation_renames_keeps_n_files_and_starts_an_empty_one(tmp_path):

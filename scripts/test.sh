@@ -38,6 +38,11 @@ syntax_check() {
   done
 }
 
+changelog_lint() {
+  # Every fragment (changelogs/fragments/) and the generated changelogs/changelog.yaml.
+  antsibull-changelog lint && antsibull-changelog lint-changelog-yaml changelogs/changelog.yaml
+}
+
 pytest_all() {
   # --dist loadfile keeps a module's tests (and its module-scoped lab) on one worker.
   # Tests that run a molecule scenario belong to the molecule lane.
@@ -84,7 +89,9 @@ quick_rc=0
   stage "yamllint" yamllint --strict . &&
   stage "ansible-lint (production profile)" ansible-lint &&
   stage "syntax-check playbooks" syntax_check &&
-  stage "role READMEs generated from argument_specs" python scripts/gen_role_readme.py --check
+  stage "role READMEs generated from argument_specs" python scripts/gen_role_readme.py --check &&
+  stage "antsibull-changelog lint (fragments, changelog.yaml)" changelog_lint &&
+  stage "antsibull-docs lint-collection-docs --plugin-docs" antsibull-docs lint-collection-docs --plugin-docs .
 } || quick_rc=$?
 if ((quick_rc != 0)); then
   finish

@@ -11,7 +11,10 @@ per size so that the peak RSS is its own, times each phase:
   lab's recorded probe, guardrails, coverage, both variants, XSD) without writing;
 * parse: read the enforce variant back from its XML;
 * compare-same: normalise and compare the policy with a reordered, re-encoded copy (UTF-16);
-* compare-changed: compare with a copy where 1 % of the rules changed and one mode switched.
+* compare-changed: compare with a copy where 1 % of the rules changed and one mode switched;
+* plan: what the applocker role's plan step does on the controller per host (applocker_plan):
+  validate the variant against the XSD, then plan against a probe whose policy is the reordered
+  copy (as Get-AppLockerPolicy -Xml may return it), which must be compliant.
 
 Figures only; it asserts nothing but the comparisons' verdicts.
 
@@ -77,6 +80,11 @@ def worker(rules: int, repeat: int) -> dict:
     from ansible_collections.m1038.appcontrol.plugins.module_utils._applocker_compare import compare  # noqa: PLC0415
     from ansible_collections.m1038.appcontrol.plugins.module_utils._applocker_core import variant  # noqa: PLC0415
     from ansible_collections.m1038.appcontrol.plugins.module_utils._applocker_model import parse_model  # noqa: PLC0415
+    from ansible_collections.m1038.appcontrol.plugins.module_utils._applocker_plan import (  # noqa: PLC0415
+        Desired,
+        RenderedPolicy,
+        make_plan,
+    )
     from ansible_collections.m1038.appcontrol.plugins.module_utils._applocker_render import render  # noqa: PLC0415
     from ansible_collections.m1038.appcontrol.plugins.module_utils._applocker_xml import (  # noqa: PLC0415
         parse_policy,
@@ -123,6 +131,13 @@ def worker(rules: int, repeat: int) -> dict:
     times["compare-changed"], diff = timed(lambda: compare(enforce, changed_text), repeat)
     changed_rules = sum(len(entry["changed"]) for entry in diff.collections.values())
     assert changed_rules == count and diff.collections["Msi"]["mode"]
+
+    host = {**probe, "policy": {"source": "local", "ldap": None, "xml": utf16.decode("utf-16"), "error": None}}
+    host["service"] = {"name": "AppIDSvc", "exists": True, "state": "running", "start_mode": "auto"}
+    host["eventlogs"] = []
+    desired = Desired(policy=RenderedPolicy("enforce", "enforce.xml", enforce), manage_eventlog=False)
+    times["plan"], plan = timed(lambda: (xsd_errors(enforce), make_plan(host, desired, host="bench"))[1], repeat)
+    assert plan.compliant, plan.to_dict()["actions"]
     return {
         "rules": rules,
         "total_rules": sum(len(c.rules) for c in rendered.policy.collections.values()),
@@ -142,7 +157,7 @@ def main() -> None:
     if args.worker:
         print(json.dumps(worker(args.worker, args.repeat)))
         return
-    phases = ["model", "render", "xsd", "pipeline", "parse", "compare-same", "compare-changed"]
+    phases = ["model", "render", "xsd", "pipeline", "parse", "compare-same", "compare-changed", "plan"]
     print(f"{'rules':>7} {'in XML':>7} {'size':>8}  " + "  ".join(f"{p:>15}" for p in phases) + "  peak RSS")
     for rules in (int(size) for size in args.rules.split(",")):
         out = subprocess.run(

@@ -21,6 +21,11 @@ export XDG_CONFIG_HOME="$M1038_CACHE/xdg/config"
 export XDG_DATA_HOME="$M1038_CACHE/xdg/data"
 export PIP_CACHE_DIR="$M1038_CACHE/pip"
 export PYTHONPYCACHEPREFIX="$M1038_CACHE/pycache"
+# Bytecode is cached (under the prefix above, out of the tree). A shell that sets
+# PYTHONDONTWRITEBYTECODE makes every Python process compile its imports anew: measured here,
+# an empty ansible-playbook run costs 3.4 s of CPU with it set and 1.8 s without, and the test
+# command starts Python processes by the thousand.
+unset PYTHONDONTWRITEBYTECODE
 export RUFF_CACHE_DIR="$M1038_CACHE/ruff"
 export CONTAINERS_CONF="$M1038_ROOT/molecule/podman/containers.conf"
 export CONTAINERS_STORAGE_CONF="$M1038_CACHE/containers/storage.conf"

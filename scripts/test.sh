@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Command two of the README: set up (idempotently) and run every test and
-# quality gate. The quick gates run first, one after the other; then two lanes
-# run side by side (the machine has 2 cores): lane 1 is pytest then ansible-test,
+# quality gate. The quick gates run first, one after the other (the documentation
+# linters beside them); then two lanes run side by side (the machine has 2 cores):
+# lane 1 is pytest then ansible-test,
 # lane 2 is every molecule scenario. Each lane's output is printed when it ends.
 # Exits non-zero when any stage fails; prints a summary either way.
 set -euo pipefail
@@ -17,25 +18,49 @@ mkdir -p "$logs"
 # stage NAME CMD...: run one stage, record its result and time in $logs/NAME.result.
 stage() {
   local name="$1"; shift
-  local start=$SECONDS rc=0
+  local start=$SECONDS rc=0 cpu_before cpu
   printf '\n===== %s =====\n' "$name"
+  children_cpu
+  cpu_before=$cpu_seconds
   "$@" || rc=$?
+  children_cpu
+  cpu=$((cpu_seconds - cpu_before))
   if ((rc == 0)); then
-    echo "ok    $name ($((SECONDS - start))s)" >"$logs/$name.result"
+    echo "ok    $name ($((SECONDS - start))s wall, ${cpu}s cpu)" >"$logs/$name.result"
   else
-    echo "FAIL  $name ($((SECONDS - start))s, exit $rc)" >"$logs/$name.result"
+    echo "FAIL  $name ($((SECONDS - start))s wall, ${cpu}s cpu, exit $rc)" >"$logs/$name.result"
   fi
   return "$rc"
 }
 
+# children_cpu: sets cpu_seconds to the whole seconds of CPU (user + system) used by this
+# shell's finished children, from bash's `times` (its second line), so each stage reports what
+# it cost as well as how long it took on a machine that other work may share. It must run in
+# this shell, not in $(...) or a pipe: a subshell's `times` counts only its own children.
+children_cpu() {
+  local file="$logs/.times.$BASHPID"
+  times >"$file"
+  cpu_seconds="$(awk 'NR == 2 {
+    total = 0
+    for (i = 1; i <= 2; i++) { split($i, t, /[ms]/); total += t[1] * 60 + t[2] }
+    printf "%d\n", total
+  }' "$file")"
+  rm -f "$file"
+}
+
 syntax_check() {
-  local pb inv
-  for pb in playbooks/*.yml; do
-    for inv in inventories/*/hosts.yml; do
-      ansible-playbook -i "$inv" --syntax-check "$pb" >/dev/null || { echo "syntax error: $pb ($inv)"; return 1; }
-    done
-    echo "syntax ok: $pb"
+  # One ansible-playbook per inventory for every playbook (each start costs ~2 s of CPU);
+  # ansible-playbook names the file that does not parse.
+  local inv playbooks=(playbooks/*.yml)
+  for inv in inventories/*/hosts.yml; do
+    ansible-playbook -i "$inv" --syntax-check "${playbooks[@]}" >/dev/null || { echo "syntax error ($inv)"; return 1; }
+    echo "syntax ok: ${#playbooks[@]} playbooks ($inv)"
   done
+}
+
+changelog_lint() {
+  # Every fragment (changelogs/fragments/) and the generated changelogs/changelog.yaml.
+  antsibull-changelog lint && antsibull-changelog lint-changelog-yaml changelogs/changelog.yaml
 }
 
 pytest_all() {
@@ -79,6 +104,15 @@ finish() {
   done
 }
 
+doc_lints() {
+  stage "antsibull-changelog lint (fragments, changelog.yaml)" changelog_lint &&
+    stage "antsibull-docs lint-collection-docs --plugin-docs" antsibull-docs lint-collection-docs --plugin-docs .
+}
+
+# The documentation linters (about 25 s of CPU, one core) run beside the other quick gates,
+# which keep one core busy between them: on 2 cores they cost little wall time.
+doc_lints >"$logs/doc-lints.log" 2>&1 &
+doc_lints_pid=$!
 quick_rc=0
 { stage "ruff" bash -c 'ruff check . && ruff format --check .' &&
   stage "yamllint" yamllint --strict . &&
@@ -86,6 +120,10 @@ quick_rc=0
   stage "syntax-check playbooks" syntax_check &&
   stage "role READMEs generated from argument_specs" python scripts/gen_role_readme.py --check
 } || quick_rc=$?
+doc_rc=0
+wait "$doc_lints_pid" || doc_rc=$?
+cat "$logs/doc-lints.log"
+((quick_rc != 0)) || quick_rc=$doc_rc
 if ((quick_rc != 0)); then
   finish
   exit "$quick_rc"

@@ -124,6 +124,24 @@ def _writable_guardrails(result: Guardrails, policy: Policy, writable: WritableR
         )
 
 
+def _variants(names: list | None) -> tuple[str, ...]:
+    """The variant files to render: both by default; ``[audit]`` renders the audit variant alone."""
+    chosen = set(names if names is not None else ("audit", "enforce"))
+    unknown = sorted(chosen - {"audit", "enforce"})
+    if unknown or "audit" not in chosen:
+        raise AppLockerError(f"variants: {sorted(chosen)} must be [audit] or [audit, enforce] (unknown: {unknown})")
+    return (AUDIT_FILE, ENFORCE_FILE) if "enforce" in chosen else (AUDIT_FILE,)
+
+
+def _not_rendered(guardrails: Guardrails) -> None:
+    """Only the audit variant is rendered, which blocks nothing: the enforce variant's errors become warnings
+    (what would stop enforcing), and its file is not written."""
+    for result in guardrails.results:
+        if result["status"] == "error":
+            result["status"] = "warning"
+            result["message"] = f"enforce variant not rendered, it would be refused: {result['message']}"
+
+
 def dump_json(value: dict) -> bytes:
     return (json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
 
@@ -155,14 +173,16 @@ def _render(params: dict, summary: dict | None, summary_source: str, probes: lis
     connection = CONNECTION_SIDS + tuple(checked_sid(s, f"connection_groups[{i}]") for i, s in enumerate(groups))
     guardrails = evaluate(policy, overrides=overrides, connection_sids=connection)
     _writable_guardrails(guardrails, policy, writable, overrides)
+    variants = _variants(params.get("variants"))
     if guardrails.errors:
-        raise GuardrailError(guardrails)
+        if ENFORCE_FILE in variants:
+            raise GuardrailError(guardrails)
+        _not_rendered(guardrails)
     report = coverage(policy, decision, signers, placed)
     report["writable"] = writable.to_dict()
-    files = {
-        AUDIT_FILE: render_policy(variant(policy, "audit")).encode("utf-8"),
-        ENFORCE_FILE: render_policy(policy).encode("utf-8"),
-    }
+    files = {AUDIT_FILE: render_policy(variant(policy, "audit")).encode("utf-8")}
+    if ENFORCE_FILE in variants:
+        files[ENFORCE_FILE] = render_policy(policy).encode("utf-8")
     for name, data in files.items():
         errors = xsd_errors(data, name)
         if errors:
@@ -199,11 +219,15 @@ def read_bytes(path: str) -> bytes | None:
 
 
 def plan_files(dest: str, files: dict[str, bytes]) -> dict[str, bytes | None]:
-    """The files whose bytes differ from ``dest``: name -> current bytes (None when missing)."""
+    """The files whose bytes differ from ``dest``: name -> current bytes (None when missing).
+
+    A file not rendered (enforce.xml when only the audit variant is) that ``dest`` still holds is
+    listed too: it is removed, so that no enforce.xml older than its audit.xml stays beside it.
+    """
     changed = {}
     for name in FILES:
         current = read_bytes(os.path.join(dest, name))
-        if current != files[name]:
+        if current != files.get(name):
             changed[name] = current
     return changed
 
@@ -214,6 +238,8 @@ def policy_changes(changed: dict[str, bytes | None], files: dict[str, bytes]) ->
     for name in (AUDIT_FILE, ENFORCE_FILE):
         if name not in changed:
             result[name] = []
+        elif name not in files:
+            result[name] = ["removed: only the audit variant is rendered"]
         elif changed[name] is None:
             result[name] = ["new file"]
         else:
@@ -233,7 +259,7 @@ def diff_entries(dest: str, changed: dict[str, bytes | None], files: dict[str, b
                 "before_header": path,
                 "after_header": path,
                 "before": (before or b"").decode("utf-8", "replace"),
-                "after": files[name].decode("utf-8"),
+                "after": files.get(name, b"").decode("utf-8"),
             }
         )
     return entries
@@ -246,6 +272,9 @@ def write_files(
     os.makedirs(dest, exist_ok=True)
     for name in FILES:
         if name not in changed:
+            continue
+        if name not in files:
+            os.remove(os.path.join(dest, name))
             continue
         temp = os.path.join(tmpdir, f"m1038-applocker-{hashlib.sha256((dest + name).encode()).hexdigest()[:16]}")
         try:

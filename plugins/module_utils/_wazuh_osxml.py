@@ -50,6 +50,13 @@ class Node:
     children: list = field(default_factory=list)
     line: int = 0
     closed: bool = True
+    # Offsets into the text read (str indices): the start tag's '<', the first character of the content,
+    # the '<' of the end tag, and just after the element's last '>'. An element that closes itself has
+    # content_start == content_end == end. Editors use them to change a value without re-serialising.
+    start: int = -1
+    content_start: int = -1
+    content_end: int = -1
+    end: int = -1
 
     def find_all(self, name):
         """Every descendant element called ``name``, in document order."""
@@ -81,6 +88,10 @@ class _Reader:
         if c == "\n":
             self.line += 1
         return c
+
+    def offset(self):
+        """Index of the next character to read (a pushed-back character counts as unread)."""
+        return self.pos - len(self.stash)
 
     def ungetc(self, c):
         if len(self.stash) >= XML_STASH_LEN or c is None:
@@ -197,6 +208,7 @@ class _Reader:
     def _between(self, c, st):
         if c != "<":
             return
+        st.start = self.offset() - 1
         nxt = self.getc()
         if nxt == "/":
             self.error("XMLERR: Element not opened.")
@@ -207,15 +219,20 @@ class _Reader:
         """The start tag's name ended; return True when the element closed itself."""
         name = "".join(st.buffers[0])
         closes = name.endswith("/")
-        st.node = Node(name[:-1] if closes else name, line=self.line)
+        st.node = Node(name[:-1] if closes else name, line=self.line, start=st.start)
         parent.children.append(st.node)
         if c in _SPACE and self.attributes(st.node) == "/":
             closes = True
         st.count = 0
         if closes:
+            end = self.offset()
+            if self.text[end : end + 1] == ">":  # "<x a='1'/>": the attribute reader stops at the '/'
+                end += 1
+            st.node.content_start = st.node.content_end = st.node.end = end
             st.reset()
             return True
         st.node.closed = False
+        st.node.content_start = self.offset()
         st.location = 1
         return False
 
@@ -224,12 +241,14 @@ class _Reader:
             self.error(f"XMLERR: Element '{st.node.element}' not closed.")
         st.node.content = "".join(st.buffers[1])
         st.node.closed = True
+        st.node.end = self.offset()
         st.reset()
 
     def _text_lt(self, st, depth):
         nxt = self.getc()
         if nxt == "/":
             st.location, st.count = 2, 0
+            st.node.content_end = self.offset() - 2
             return
         self.ungetc(nxt)
         self.ungetc("<")
@@ -242,6 +261,7 @@ class _ElementState:
         self.count, self.location, self.prevv = 0, -1, 1
         self.buffers = {0: [], 1: [], 2: []}  # start tag name, text, end tag name
         self.node = None
+        self.start = -1
 
     def track_backslashes(self, c):
         if c == "\\":

@@ -44,7 +44,8 @@ class PlanError(ValueError):
 
 
 # --- probe ----------------------------------------------------------------------------------
-# A shape is a dict: key -> type, tuple of types (None allowed as a type), or a nested shape.
+# A shape is a dict: key -> type, tuple of types (None allowed as a type), a nested shape, or a
+# one-element list ``[item]`` for a JSON array whose every item is ``item`` (a type or a shape).
 # A key written "?name" may be absent.
 
 
@@ -92,12 +93,21 @@ def _check_shape(value: dict, shape: dict, path: str, where: str) -> None:
                 continue
             raise ProbeError(f"probe{where} lacks {name}")
         item = value[key]
-        if isinstance(expected, dict):
-            if not isinstance(item, dict):
-                raise ProbeError(f"probe{where}: {name} is {type(item).__name__}, expected an object")
-            _check_shape(item, expected, name, where)
-        elif not _matches(item, expected):
-            raise ProbeError(f"probe{where}: {name} is {item!r}, expected {_type_name(expected)}")
+        _check_value(item, expected, name, where)
+
+
+def _check_value(item, expected, name: str, where: str) -> None:
+    if isinstance(expected, dict):
+        if not isinstance(item, dict):
+            raise ProbeError(f"probe{where}: {name} is {type(item).__name__}, expected an object")
+        _check_shape(item, expected, name, where)
+    elif isinstance(expected, list):
+        if not isinstance(item, list):
+            raise ProbeError(f"probe{where}: {name} is {type(item).__name__}, expected a list")
+        for index, element in enumerate(item):
+            _check_value(element, expected[0], f"{name}[{index}]", where)
+    elif not _matches(item, expected):
+        raise ProbeError(f"probe{where}: {name} is {item!r}, expected {_type_name(expected)}")
 
 
 # --- plan -----------------------------------------------------------------------------------

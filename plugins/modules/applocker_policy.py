@@ -96,6 +96,13 @@ options:
     type: list
     elements: path
     default: []
+  writable_results:
+    description:
+      - Applocker probe results given inline, as M(m1038.appcontrol.applocker_probe) returns them (its C(probe)), one
+        per host, in addition to O(writable_probes). The role passes the probe it just ran here.
+    type: list
+    elements: dict
+    default: []
   writable_exceptions:
     description:
       - V(add) adds an exception for each writable folder under an allow path rule; V(report) only reports them
@@ -134,6 +141,22 @@ options:
       - unscanned_paths
       - writable_uncovered
     default: []
+  variants:
+    description:
+      - The variant files to render. V([audit, enforce]) writes both. V([audit]) renders the audit variant alone, for
+        a host or GPO that is to audit (a rollback to audit included) - it blocks nothing, so the enforce variant's
+        guardrail errors become warnings instead of stopping it, and an C(enforce.xml) left in O(dest) by an earlier
+        run is removed.
+    type: list
+    elements: str
+    choices: [audit, enforce]
+    default: [audit, enforce]
+  return_policies:
+    description:
+      - Also return the text of each rendered variant (RV(policies)), for M(m1038.appcontrol.applocker_plan) - in check
+        mode nothing is written, so the planner cannot read the files.
+    type: bool
+    default: false
 notes:
   - Windows enforces the rules of a NotConfigured collection that has rules; the guardrails treat it as enforced and
     the audit variant sets it to AuditOnly.
@@ -216,6 +239,10 @@ policy_changes:
     - Per variant file, the semantic difference from the previous file (mode changes, rules added, removed, changed).
   returned: success
   type: dict
+policies:
+  description: The XML text of each rendered variant, by variant name (C(audit), C(enforce)).
+  returned: success and O(return_policies)
+  type: dict
 """
 
 import json
@@ -256,10 +283,13 @@ ARGUMENT_SPEC = {
     },
     "trust_sid": {"type": "str", "default": "S-1-1-0"},
     "writable_probes": {"type": "list", "elements": "path", "default": []},
+    "writable_results": {"type": "list", "elements": "dict", "default": []},
     "writable_exceptions": {"type": "str", "choices": ["add", "report"], "default": "add"},
     "known_admins": {"type": "list", "elements": "str", "default": []},
     "connection_groups": {"type": "list", "elements": "str", "default": []},
     "guardrail_overrides": {"type": "list", "elements": "str", "choices": list(OVERRIDES), "default": []},
+    "variants": {"type": "list", "elements": "str", "choices": ["audit", "enforce"], "default": ["audit", "enforce"]},
+    "return_policies": {"type": "bool", "default": False},
 }
 
 
@@ -269,6 +299,13 @@ def read_json(path: str, what: str) -> object:
             return json.load(handle)
     except (OSError, ValueError) as exc:
         raise AppLockerError(f"{what} {path}: cannot be read as JSON ({exc})") from None
+
+
+def inline_source(index: int, probe: dict) -> str:
+    """How an inline probe result is named in messages: its host, and where it is in writable_results."""
+    host = probe.get("host") if isinstance(probe.get("host"), dict) else {}
+    name = host.get("computer_name") if isinstance(host.get("computer_name"), str) else None
+    return f"writable_results[{index}]" + (f" ({name})" if name else "")
 
 
 def coverage_lines(coverage: dict) -> list[str]:
@@ -300,6 +337,7 @@ def main():
         elif source:
             module.warn(f"detection_summary {source} does not exist (yet): coverage uses the explicit trust lists only")
         probes = [(path, read_json(path, "writable probe")) for path in params["writable_probes"]]
+        probes += [(inline_source(index, probe), probe) for index, probe in enumerate(params["writable_results"])]
         rendered = render(params, summary=summary, summary_source=source, probes=probes)
         changed = plan_files(dest, rendered.files)
     except GuardrailError as exc:
@@ -318,7 +356,9 @@ def main():
     result = {
         "changed": bool(changed),
         "files": {
-            os.path.splitext(name)[0]: os.path.join(dest, name) for name in (AUDIT_FILE, ENFORCE_FILE, COVERAGE_FILE)
+            os.path.splitext(name)[0]: os.path.join(dest, name)
+            for name in (AUDIT_FILE, ENFORCE_FILE, COVERAGE_FILE)
+            if name in rendered.files
         },
         "sha256": sha256s(dest, rendered.files),
         "collections": rendered.collections,
@@ -328,6 +368,12 @@ def main():
         "scan_roots": roots,
         "policy_changes": policy_changes(changed, rendered.files),
     }
+    if params["return_policies"]:
+        result["policies"] = {
+            os.path.splitext(name)[0]: rendered.files[name].decode("utf-8")
+            for name in (AUDIT_FILE, ENFORCE_FILE)
+            if name in rendered.files
+        }
     if module._diff:
         result["diff"] = diff_entries(dest, changed, rendered.files)
     module.exit_json(**result)

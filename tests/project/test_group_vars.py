@@ -60,6 +60,12 @@ def test_project_windows_group_vars_apply_and_inventory_overrides_win():
     assert pilot["ansible_password"] == "{{ vault_m1038_winrm_password }}"  # noqa: S105 - a vault reference
 
 
+def test_example_software_inventory_api_credentials_are_a_vault_reference():
+    controller = host_vars(inventory(PROJECT_ROOT / "inventories" / "example"))["localhost"]
+    assert controller["software_inventory_api_url"].startswith("https://")
+    assert controller["software_inventory_api_password"] == "{{ vault_software_inventory_api_password }}"  # noqa: S105
+
+
 def test_lab_inventory_override_of_all(tmp_path):
     hv = host_vars(inventory(PROJECT_ROOT / "inventories" / "lab"))
     assert hv["localhost"]["m1038_lab"] is True

@@ -13,6 +13,7 @@ from .helpers import PROJECT_ROOT
 
 GATE = PROJECT_ROOT / "scripts" / "ps_syntax_gate.py"
 PROBE = PROJECT_ROOT / "plugins" / "modules" / "sysmon_probe.ps1"
+SOFTWARE_PROBE = PROJECT_ROOT / "plugins" / "modules" / "software_inventory_probe.ps1"
 
 _spec = importlib.util.spec_from_file_location("ps_syntax_gate", GATE)
 gate = importlib.util.module_from_spec(_spec)
@@ -26,9 +27,20 @@ def reasons(problems):
 
 def test_every_project_script_passes():
     ps1, yml = gate.project_files()
-    assert PROBE in ps1  # the gate really looks at the modules
+    assert PROBE in ps1 and SOFTWARE_PROBE in ps1  # the gate really looks at the modules
+    assert PROJECT_ROOT / "plugins" / "modules" / "applocker_probe.ps1" in ps1
     assert any(p.parts[-3:] == ("sysmon", "tasks", "main.yml") for p in yml)
     assert gate.check_files(ps1, yml) == []
+
+
+def test_the_applocker_role_inline_scripts_are_parsed():
+    """The keep and set scripts (the set script twice: applied, and set again in the rescue through a YAML alias)."""
+    found = gate.inline_scripts(PROJECT_ROOT / "roles" / "applocker" / "tasks" / "policy.yml")
+    assert [module for module, _line, _script in found] == ["ansible.windows.win_powershell"] * 3
+    assert "Get-AppLockerPolicy" in found[0][2] and all("Set-AppLockerPolicy" in s for _m, _l, s in found[1:])
+    script = found[1][2]
+    broken = script.replace("-XmlPolicy $PolicyFile\n", "-XmlPolicy (\n", 1)
+    assert broken != script and gate.check_script(broken, "policy.yml")
 
 
 def test_the_cli_passes_on_the_project_and_fails_on_a_broken_file(tmp_path):
@@ -42,11 +54,12 @@ def test_the_cli_passes_on_the_project_and_fails_on_a_broken_file(tmp_path):
     assert f"{broken}:1:" in bad.stderr and "syntax error" in bad.stderr
 
 
-def test_the_probe_module_with_a_brace_removed_fails():
-    source = PROBE.read_text()
+@pytest.mark.parametrize("probe", [PROBE, SOFTWARE_PROBE], ids=lambda p: p.name)
+def test_the_probe_module_with_a_brace_removed_fails(probe):
+    source = probe.read_text()
     broken = source.replace("$module.Result.changed = $false\n", "$module.Result.changed = $false\n}\n", 1)
     assert broken != source
-    problems = gate.check_script(broken, "sysmon_probe.ps1", module=True)
+    problems = gate.check_script(broken, probe.name, module=True)
     assert problems and all("syntax error" in r for r in reasons(problems))
 
 

@@ -25,7 +25,8 @@ def ps_value(text: str):
     if text in ("$true", "$false"):
         return text == "$true"
     if text.startswith("@("):
-        return [item.strip().strip("'") for item in text[2:-1].split(",") if item.strip()]
+        items = [item.strip() for item in text[2:-1].split(",") if item.strip()]
+        return [item.strip("'") if item.startswith("'") else int(item) for item in items]
     if text.startswith("'"):
         return text[1:-1]
     return int(text)
@@ -72,6 +73,7 @@ def test_the_parser_reads_what_it_claims():
             "options = @{",
             "    a = @{ type = 'list'; elements = 'str'; default = @('x', 'y') }",
             "    b = @{ type = 'bool'; default = $false }",
+            "    c = @{ type = 'list'; elements = 'int'; default = @(8003, 8006) }",
             "}",
             "supports_check_mode",
         ]
@@ -79,4 +81,5 @@ def test_the_parser_reads_what_it_claims():
     assert ps_options(source) == {
         "a": {"type": "list", "elements": "str", "default": ["x", "y"]},
         "b": {"type": "bool", "default": False},
+        "c": {"type": "list", "elements": "int", "default": [8003, 8006]},
     }

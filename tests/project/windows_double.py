@@ -28,10 +28,15 @@ URL = "https://download.example.invalid/Sysmon.zip"
 REMOTE = "C:\\ProgramData\\m1038-appcontrol\\sysmon"
 RECAP = re.compile(r"^(\S+)\s+:\s+ok=(\d+)\s+changed=(\d+)", re.MULTILINE)
 SKIP = {".git", ".cache", "collections", "lab-output", "plugins", ".hypothesis", ".pytest_cache"}
+# Probe modules replaced by their double (tests/doubles/windows/<name>.py): sysmon_probe,
+# applocker_probe, software_inventory_probe.
+PROBES = sorted(path.stem for path in DOUBLE.glob("*_probe.py"))
 
 
-def collection_copy(base: Path) -> Path:
-    """ansible_collections/ with the doubles and m1038.appcontrol whose sysmon_probe is the fake."""
+def collection_copy(base: Path, fakes: tuple[str, ...] | None = None) -> Path:
+    """ansible_collections/ with the doubles and m1038.appcontrol whose probe modules (``fakes``,
+    every double in PROBES by default) are the doubles'."""
+    fakes = tuple(PROBES) if fakes is None else fakes
     root = base / "collections" / "ansible_collections"
     for namespace, name in (("ansible", "windows"), ("community", "windows")):
         plugins = root / namespace / name / "plugins"
@@ -48,9 +53,10 @@ def collection_copy(base: Path) -> Path:
         if entry.name != "modules":
             (ours / "plugins" / entry.name).symlink_to(entry)
     for entry in (PROJECT_ROOT / "plugins" / "modules").iterdir():
-        if not entry.name.startswith("sysmon_probe."):
+        if entry.name.split(".")[0] not in fakes:
             (ours / "plugins" / "modules" / entry.name).symlink_to(entry)
-    (ours / "plugins" / "modules" / "sysmon_probe.py").symlink_to(DOUBLE / "sysmon_probe.py")
+    for name in fakes:
+        (ours / "plugins" / "modules" / f"{name}.py").symlink_to(DOUBLE / f"{name}.py")
     return root.parent
 
 

@@ -119,3 +119,51 @@ def test_agent_unescape_is_filter_special_chars(text, agent):
 @given(st.text(alphabet=st.characters(blacklist_characters="<\\", blacklist_categories=("Cs", "Cc")), max_size=40))
 def test_property_text_without_less_than_or_backslash_reads_back_as_written(text):
     assert content(f"<q>{text}</q>", "q") == text
+
+
+def test_offsets_locate_each_element_in_the_text():
+    text = '<!-- c --><a x="1">\n <b>v\\<w</b><c/><d y="2" /><!-- x --></a>\r\n<a><e></e></a>'
+    first, second = read(text).children
+    b, c, d = first.children
+    assert text[first.start : first.end] == text[10 : text.index("\r\n")]
+    assert text[b.start : b.end] == "<b>v\\<w</b>" and text[b.content_start : b.content_end] == "v\\<w"
+    assert text[c.start : c.end] == "<c/>" and c.content_start == c.content_end == c.end
+    assert text[d.start : d.end] == '<d y="2" />'
+    assert text[first.content_end : first.end] == "</a>"
+    assert text[second.start : second.end] == "<a><e></e></a>"
+    (e,) = second.children
+    assert text[e.start : e.end] == "<e></e>" and e.content_start == e.content_end
+
+
+_NAMES = st.sampled_from(["a", "bb", "localfile", "location", "x-y"])
+_TEXTS = st.text(alphabet=st.characters(blacklist_characters="<\\&", blacklist_categories=("Cs", "Cc")), max_size=12)
+
+
+@st.composite
+def _trees(draw, depth=0):
+    name = draw(_NAMES)
+    if depth >= 2 or draw(st.booleans()):
+        return f"<{name}>{draw(_TEXTS)}</{name}>", {"name": name, "children": []}
+    children = draw(st.lists(_trees(depth + 1), min_size=1, max_size=3))
+    gap = draw(st.sampled_from(["", "\n  ", "\r\n", " <!-- note --> "]))
+    body = gap.join(text for text, _shape in children)
+    return f"<{name}>{gap}{body}{gap}</{name}>", {"name": name, "children": [s for _t, s in children]}
+
+
+@given(_trees())
+def test_property_offsets_slice_out_each_element(tree):
+    text, _shape = tree
+
+    def check(node):
+        piece = text[node.start : node.end]
+        assert piece.startswith(f"<{node.element}>") and piece.endswith(f"</{node.element}>")
+        assert text[node.content_end : node.end] == f"</{node.element}>"
+        assert read(piece).children[0].element == node.element
+        if not node.children:
+            assert text[node.content_start : node.content_end] == node.content
+        for child in node.children:
+            assert node.content_start <= child.start < child.end <= node.content_end
+            check(child)
+
+    (root,) = read(text).children
+    check(root)

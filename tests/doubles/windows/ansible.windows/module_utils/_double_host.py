@@ -1,15 +1,17 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to m1038.appcontrol
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""TEST DOUBLE of a Windows host with Sysmon, kept in one JSON file ($M1038_WINDOWS_DOUBLE_STATE).
+"""TEST DOUBLE of a Windows host with Sysmon and AppLocker, kept in one JSON file ($M1038_WINDOWS_DOUBLE_STATE).
 
-Used only by tests/project/test_sysmon_apply_double.py through the fake ansible.windows and
-community.windows modules beside this file. It models what the sysmon role relies on and nothing
-more: files (case-insensitive paths), the Sysmon service, the driver's ConfigFile/ConfigHash,
-the Sysmon/Operational log size, and what `Sysmon64.exe -i/-c/-u` and `wevtutil set-log` do to
-them. The model is this project's reading of Sysmon's documentation, not Sysmon: it proves the
-role's wiring (the plan's steps reach the right modules in the right order, rollbacks run,
-reruns change nothing), not that Windows behaves so.
+Used only by tests/project/test_sysmon_apply_double*.py and test_applocker_apply_double*.py through
+the fake ansible.windows and community.windows modules beside this file. It models what the sysmon
+and applocker roles rely on and nothing more: files (case-insensitive paths), the Sysmon service,
+the driver's ConfigFile/ConfigHash, the Sysmon/Operational log size, and what `Sysmon64.exe -i/-c/-u`
+and `wevtutil set-log` do to them; other services and event logs (`services`, `eventlogs`), and
+the AppLocker policy (`applocker`: the local policy, GPOs by LDAP path) that the role's two fixed
+PowerShell scripts read and set (_double_applocker.py). The model is this project's reading of
+the documentation, not Windows: it proves the roles' wiring (the plan's steps reach the right
+modules in the right order, rollbacks run, reruns change nothing), not that Windows behaves so.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import ntpath
 import os
 
 STATE_ENV = "M1038_WINDOWS_DOUBLE_STATE"
+PHASE_ENV = "M1038_WINDOWS_DOUBLE_PHASE"
 WINDOWS = "C:\\Windows"
 CHANNEL = "Microsoft-Windows-Sysmon/Operational"
 DEFAULT_LOG_SIZE = 67108864
@@ -41,7 +44,9 @@ class Host:
             json.dump(self.state, handle, indent=1, sort_keys=True)
 
     def call(self, module, **args):
-        self.state.setdefault("calls", []).append({"module": module, **args})
+        # A test running several plays in one ansible-playbook run names each (play-level environment).
+        phase = {"phase": os.environ[PHASE_ENV]} if os.environ.get(PHASE_ENV) else {}
+        self.state.setdefault("calls", []).append({"module": module, **args, **phase})
 
     # files: {key: {"path": original, "data": base64, "version": optional}}
     def read(self, path):
@@ -125,6 +130,9 @@ class Host:
     def wevtutil(self, argv):
         if len(argv) != 4 or argv[1] != "set-log" or not argv[3].startswith("/ms:"):
             return 1, "", f"unsupported wevtutil arguments {argv[1:]}"
+        if argv[2] in self.state.get("eventlogs", {}):  # other channels (AppLocker's), by exact name
+            self.state["eventlogs"][argv[2]] = int(argv[3][4:])
+            return 0, "", ""
         if argv[2] != CHANNEL or self.state.get("eventlog") is None:
             return (
                 15007,

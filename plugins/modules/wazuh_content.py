@@ -15,7 +15,7 @@ description:
     it registered before that are gone). ossec.conf is edited in place; nothing else in it changes.
   - With O(localfiles), also adds those C(<localfile>) blocks to ossec.conf (for a log file the manager's
     logcollector must read, such as the WithSecure forwarder's output) and removes the blocks an earlier run
-    added that are no longer listed, in the same transaction. O(files) and O(localfiles) are independent; the
+    added that are no longer listed, in the same transaction. O(files) and O(localfiles) are independent - the
     one left out is left as the last run placed it, so the C(wazuh_manager) role's content and another role's
     log files never remove each other.
   - Before the first write it copies every file it will replace or remove, and ossec.conf, into a new
@@ -101,9 +101,9 @@ options:
         choices: [json, syslog, snort-full, squid, audit, mysql_log, postgresql_log, nmapg, iis, djb-multilog, apache]
       only_future_events:
         description:
-          - Writes C(<only-future-events>) with C(yes) or C(no); left out, the element is not written (Wazuh's default
-            is C(yes), so after a restart logcollector starts at the end of the file, skipping what was appended while
-            it was down). C(false) makes it resume where it stopped.
+          - "Writes C(<only-future-events>) with C(yes) or C(no); left out, the element is not written (Wazuh's default
+            is C(yes): after a restart logcollector starts at the end of the file, skipping what was appended while
+            it was down). C(false) makes it resume where it stopped."
         type: bool
       max_size:
         description:

@@ -255,36 +255,64 @@ def now_utc():
 
 
 class Status:
-    """status.json: totals since the state directory was created, the last run, the last success."""
+    """status.json: totals since the state directory was created, the last run, the last success.
 
-    def __init__(self, path):
+    The file is written after every page (the run marked running, no exit code yet) as well as at
+    the end, and the totals are always the totals at the start of the run plus this run's counters:
+    a run killed mid-way leaves the pages it forwarded counted, and nothing is counted twice.
+    """
+
+    def __init__(self, path, started=None):
         self.path = path
+        self.started = started
         try:
             data = read_json(path) or {}
         except StoreError:
             data = {}
         totals = data.get("totals") if isinstance(data.get("totals"), dict) else {}
-        self.totals = {k: totals.get(k, 0) if isinstance(totals.get(k, 0), int) else 0 for k in COUNTERS}
+        self.base = {k: totals.get(k, 0) if isinstance(totals.get(k, 0), int) else 0 for k in COUNTERS}
+        self.totals = dict(self.base)
         self.last_success = data.get("last_success") if isinstance(data.get("last_success"), str) else None
         self.run = {k: 0 for k in COUNTERS}
 
     def count(self, key, number=1):
         self.run[key] += number
 
+    def checkpoint(self, *, cursor_timestamp, output):
+        """Record the running run's counters so far (after a page is durably written)."""
+        self._write(
+            started=self.started or now_utc(),
+            finished=None,
+            exit_code=None,
+            error=None,
+            cursor_timestamp=cursor_timestamp,
+            output=output,
+        )
+
     def save(self, *, started, exit_code, error, cursor_timestamp, output):
         finished = now_utc()
-        self.run["runs"] = 1
-        self.run["failed_runs"] = int(exit_code != EXIT_OK)
-        for key in COUNTERS:
-            self.totals[key] += self.run[key]
         if exit_code == EXIT_OK:
             self.last_success = format_timestamp(finished)
+        self._write(
+            started=started,
+            finished=finished,
+            exit_code=exit_code,
+            error=error,
+            cursor_timestamp=cursor_timestamp,
+            output=output,
+        )
+
+    def _write(self, *, started, finished, exit_code, error, cursor_timestamp, output):
+        self.run["runs"] = 1
+        self.run["failed_runs"] = int(exit_code is not None and exit_code != EXIT_OK)
+        self.totals = {key: self.base[key] + self.run[key] for key in COUNTERS}
         data = {
             "version": VERSION,
             "last_run": {
                 "started": format_timestamp(started),
-                "finished": format_timestamp(finished),
-                "seconds": round((finished - started).total_seconds(), 3),
+                "finished": format_timestamp(finished) if finished else None,
+                "seconds": round(((finished or now_utc()) - started).total_seconds(), 3),
+                "running": finished is None,
                 "exit_code": exit_code,
                 "error": error,
                 **self.run,
@@ -422,6 +450,7 @@ class Forwarder:
         save_cursor(self.cursor_path, cursor)
         self.status.count("events_forwarded", len(lines))
         self.status.count("pages")
+        self.status.checkpoint(cursor_timestamp=cursor.timestamp, output=self.config["output"])
 
     def run(self):
         self.prepare()
@@ -451,7 +480,7 @@ def forward(config, *, log, secret=None, now=now_utc, sleep=time.sleep, client_f
     """One locked run; returns the exit code. Never raises: every failure ends in the status file."""
     state_dir = config["state_dir"]
     started = now()
-    status = Status(os.path.join(state_dir, STATUS_FILE))
+    status = Status(os.path.join(state_dir, STATUS_FILE), started)
     with RunLock(os.path.join(state_dir, LOCK_FILE)) as lock:
         if not lock.acquired:
             log("another run holds the lock; nothing to do")

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,7 @@ from ansible_collections.m1038.appcontrol.plugins.module_utils._withsecure_forwa
     MAX_LINE_BYTES,
     ConfigError,
     RunLock,
+    Status,
     check_config,
     forward,
     main,
@@ -427,3 +429,31 @@ def test_the_manager_side_code_is_python_3_9_and_standard_library_only(name):
         a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module == "datetime" for a in n.names
     }
     assert "UTC" not in from_datetime, "datetime.UTC is Python 3.11+"
+
+
+def test_a_run_killed_after_a_page_leaves_that_page_counted_and_nothing_twice(tmp_path):
+    """status.json is written after every page: a SIGKILL between pages loses no counter, and the
+    next run adds its own to the totals once (the molecule scenario kills the unit mid-run)."""
+    path = str(tmp_path / "status.json")
+    killed = Status(path)
+    killed.count("events_forwarded", 100)
+    killed.count("pages")
+    killed.checkpoint(cursor_timestamp="2026-12-01T00:00:00.000Z", output="/var/ossec/logs/withsecure.json")
+    # killed here: no save()
+    recorded = json.loads((tmp_path / "status.json").read_text())
+    assert recorded["last_run"]["running"] is True and recorded["last_run"]["exit_code"] is None
+    assert recorded["totals"]["events_forwarded"] == 100
+
+    restart = Status(path)
+    restart.count("events_forwarded", 50)
+    restart.count("pages")
+    restart.checkpoint(cursor_timestamp="2026-12-01T00:00:01.000Z", output="/var/ossec/logs/withsecure.json")
+    restart.save(
+        started=datetime.now(UTC),
+        exit_code=0,
+        error=None,
+        cursor_timestamp="2026-12-01T00:00:01.000Z",
+        output="/var/ossec/logs/withsecure.json",
+    )
+    totals = json.loads((tmp_path / "status.json").read_text())["totals"]
+    assert (totals["events_forwarded"], totals["pages"], totals["runs"]) == (150, 2, 2)

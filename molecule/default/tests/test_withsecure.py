@@ -144,7 +144,11 @@ def test_events_arrive_once_across_faults_a_kill_and_a_restart(host):
     last = status(host)["last_run"]
     assert last["exit_code"] == 0 and status(host)["last_success"] == last["finished"]
     totals = status(host)["totals"]
-    assert totals["events_forwarded"] + totals["recovered_lines"] >= SEEDED + 300
+    # Every page is counted once: by the run that wrote it (status.json after every page), or as
+    # recovered_lines by the next run. A kill in the instant between a page's cursor and its status
+    # write leaves that one page (100 events here) uncounted, never counted twice.
+    counted = totals["events_forwarded"] + totals["recovered_lines"]
+    assert SEEDED + 300 - 100 <= counted <= SEEDED + 300, totals
     assert totals["throttled"] >= 1 and totals["server_errors"] >= 1 and totals["malformed_pages"] >= 1
 
 

@@ -37,7 +37,7 @@ def _markdown(match: re.Match) -> str:
     if kind == "U":
         return f"<{text}>"
     if kind == "L":
-        label, _, url = text.rpartition(",")
+        label, _sep, url = text.rpartition(",")
         return f"[{label.strip()}]({url.strip()})"
     if kind in ("M", "P"):
         text = text.split("#", 1)[0]  # P(fqcn#type): the plugin's name

@@ -91,7 +91,7 @@ def parse_time(text: object, where: str = "time") -> float:
     """An ISO 8601 time as Wazuh, the indexer or the probe write it -> seconds since the epoch (UTC)."""
     # Fast path for alerts.json's own layout, 2026-11-20T10:15:02.123+0000, once its date and hour
     # have been read the long way: a million alerts share a few hundred hours.
-    if type(text) is str and len(text) == 28 and text[23:] == "+0000":
+    if isinstance(text, str) and len(text) == 28 and text[23:] == "+0000":
         base = _HOURS.get(text[:13])
         tail = text[14:16] + text[17:19] + text[20:23]
         if base is not None and text[13] + text[16] + text[19] == "::." and tail.isascii() and tail.isdigit():

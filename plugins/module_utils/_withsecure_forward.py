@@ -278,8 +278,9 @@ class Status:
     def count(self, key, number=1):
         self.run[key] += number
 
-    def checkpoint(self, *, cursor_timestamp, output):
-        """Record the running run's counters so far (after a page is durably written)."""
+    def checkpoint(self, *, cursor_timestamp, output, client_counts=None):
+        """Record the running run's counters so far (after a page is durably written); ``client_counts``
+        are the HTTP client's counters, which the final save adds to the run's own."""
         self._write(
             started=self.started or now_utc(),
             finished=None,
@@ -287,6 +288,7 @@ class Status:
             error=None,
             cursor_timestamp=cursor_timestamp,
             output=output,
+            extra=client_counts or {},
         )
 
     def save(self, *, started, exit_code, error, cursor_timestamp, output):
@@ -302,10 +304,11 @@ class Status:
             output=output,
         )
 
-    def _write(self, *, started, finished, exit_code, error, cursor_timestamp, output):
+    def _write(self, *, started, finished, exit_code, error, cursor_timestamp, output, extra=None):
         self.run["runs"] = 1
         self.run["failed_runs"] = int(exit_code is not None and exit_code != EXIT_OK)
-        self.totals = {key: self.base[key] + self.run[key] for key in COUNTERS}
+        run = {key: self.run[key] + (extra or {}).get(key, 0) for key in COUNTERS}
+        self.totals = {key: self.base[key] + run[key] for key in COUNTERS}
         data = {
             "version": VERSION,
             "last_run": {
@@ -315,7 +318,7 @@ class Status:
                 "running": finished is None,
                 "exit_code": exit_code,
                 "error": error,
-                **self.run,
+                **run,
             },
             "last_success": self.last_success,
             "cursor": cursor_timestamp,
@@ -450,7 +453,9 @@ class Forwarder:
         save_cursor(self.cursor_path, cursor)
         self.status.count("events_forwarded", len(lines))
         self.status.count("pages")
-        self.status.checkpoint(cursor_timestamp=cursor.timestamp, output=self.config["output"])
+        self.status.checkpoint(
+            cursor_timestamp=cursor.timestamp, output=self.config["output"], client_counts=_client_counts(self.client)
+        )
 
     def run(self):
         self.prepare()
@@ -471,9 +476,17 @@ class Forwarder:
         self.client.close()
 
 
+CLIENT_COUNTERS = ("retries", "throttled", "server_errors", "network_errors", "token_requests")
+
+
+def _client_counts(client):
+    stats = getattr(client, "stats", None)
+    return {key: getattr(stats, key, 0) for key in CLIENT_COUNTERS} if stats is not None else {}
+
+
 def _client_stats_into(status, client):
-    for key in ("retries", "throttled", "server_errors", "network_errors", "token_requests"):
-        status.count(key, getattr(client.stats, key))
+    for key, number in _client_counts(client).items():
+        status.count(key, number)
 
 
 def forward(config, *, log, secret=None, now=now_utc, sleep=time.sleep, client_factory=ElementsClient):

@@ -438,11 +438,16 @@ def test_a_run_killed_after_a_page_leaves_that_page_counted_and_nothing_twice(tm
     killed = Status(path)
     killed.count("events_forwarded", 100)
     killed.count("pages")
-    killed.checkpoint(cursor_timestamp="2026-12-01T00:00:00.000Z", output="/var/ossec/logs/withsecure.json")
+    killed.checkpoint(
+        cursor_timestamp="2026-12-01T00:00:00.000Z",
+        output="/var/ossec/logs/withsecure.json",
+        client_counts={"throttled": 1, "server_errors": 2},
+    )
     # killed here: no save()
     recorded = json.loads((tmp_path / "status.json").read_text())
     assert recorded["last_run"]["running"] is True and recorded["last_run"]["exit_code"] is None
     assert recorded["totals"]["events_forwarded"] == 100
+    assert (recorded["totals"]["throttled"], recorded["totals"]["server_errors"]) == (1, 2)
 
     restart = Status(path)
     restart.count("events_forwarded", 50)
@@ -457,3 +462,4 @@ def test_a_run_killed_after_a_page_leaves_that_page_counted_and_nothing_twice(tm
     )
     totals = json.loads((tmp_path / "status.json").read_text())["totals"]
     assert (totals["events_forwarded"], totals["pages"], totals["runs"]) == (150, 2, 2)
+    assert (totals["throttled"], totals["server_errors"]) == (1, 2)  # the killed run's HTTP counters, once

@@ -2,6 +2,7 @@
 
 The table sits between the markers ``<!-- BEGIN VARS -->`` and ``<!-- END VARS -->``.
 argument_specs.yml is the single source: it validates input at run time and documents it.
+Why this script and not aar-doc or ansible-docsmith: docs/docs-tooling.md.
 
     python scripts/gen_role_readme.py            # rewrite stale tables
     python scripts/gen_role_readme.py --check    # exit 1 and name each stale README
@@ -21,12 +22,26 @@ END = "<!-- END VARS -->"
 ROOT = Path(__file__).resolve().parent.parent
 
 
-_MARKUP = re.compile(r"\b([CIBVO])\(([^()]*)\)")
+# Ansible's documentation markup (the part role option descriptions use): I() italic, B() bold,
+# U() a URL, L(text,url) a link; C(), V(), O(), RV(), E(), M() and P() name code, values,
+# options, return values, environment variables, modules and plugins.
+_MARKUP = re.compile(r"\b(RV|[CIBVOEMPUL])\(([^()]*)\)")
 
 
 def _markdown(match: re.Match) -> str:
     kind, text = match.groups()
-    return f"*{text}*" if kind == "I" else f"**{text}**" if kind == "B" else f"`{text}`"
+    if kind == "I":
+        return f"*{text}*"
+    if kind == "B":
+        return f"**{text}**"
+    if kind == "U":
+        return f"<{text}>"
+    if kind == "L":
+        label, _sep, url = text.rpartition(",")
+        return f"[{label.strip()}]({url.strip()})"
+    if kind in ("M", "P"):
+        text = text.split("#", 1)[0]  # P(fqcn#type): the plugin's name
+    return f"`{text}`"
 
 
 def _cell(text) -> str:
@@ -67,13 +82,23 @@ def render_table(specs: dict) -> str:
             lines.append("")
         lines.append("| Variable | Type | Default | Description |")
         lines.append("|---|---|---|---|")
-        for name, option in sorted((spec.get("options") or {}).items()):
-            description = option.get("description", "")
-            if isinstance(description, list):
-                description = " ".join(description)
-            lines.append(f"| `{name}` | {_cell(_type(option))} | {_default(option)} | {_cell(description)} |")
+        lines.extend(_rows(spec.get("options") or {}, ""))
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _rows(options: dict, prefix: str) -> list[str]:
+    """One row per option, then one per sub-option, named ``parent[].sub`` (list) or ``parent.sub`` (dict)."""
+    rows = []
+    for name, option in sorted(options.items()):
+        description = option.get("description", "")
+        if isinstance(description, list):
+            description = " ".join(description)
+        full = f"{prefix}{name}"
+        rows.append(f"| `{full}` | {_cell(_type(option))} | {_default(option)} | {_cell(description)} |")
+        if option.get("options"):
+            rows.extend(_rows(option["options"], f"{full}[]." if option.get("type") == "list" else f"{full}."))
+    return rows
 
 
 def expected_readme(readme_text: str, specs: dict, readme: Path) -> str:

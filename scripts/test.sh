@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Command two of the README: set up (idempotently) and run every test and
-# quality gate. The quick gates run first, one after the other; then two lanes
-# run side by side (the machine has 2 cores): lane 1 is pytest then ansible-test,
+# quality gate. The quick gates run first, one after the other (the documentation
+# linters beside them); then two lanes run side by side (the machine has 2 cores):
+# lane 1 is pytest then ansible-test,
 # lane 2 is every molecule scenario. Each lane's output is printed when it ends.
 # Exits non-zero when any stage fails; prints a summary either way.
 set -euo pipefail
@@ -57,6 +58,11 @@ syntax_check() {
   done
 }
 
+changelog_lint() {
+  # Every fragment (changelogs/fragments/) and the generated changelogs/changelog.yaml.
+  antsibull-changelog lint && antsibull-changelog lint-changelog-yaml changelogs/changelog.yaml
+}
+
 pytest_all() {
   # --dist loadfile keeps a module's tests (and its module-scoped lab) on one worker.
   # Tests that run a molecule scenario belong to the molecule lane.
@@ -98,6 +104,15 @@ finish() {
   done
 }
 
+doc_lints() {
+  stage "antsibull-changelog lint (fragments, changelog.yaml)" changelog_lint &&
+    stage "antsibull-docs lint-collection-docs --plugin-docs" antsibull-docs lint-collection-docs --plugin-docs .
+}
+
+# The documentation linters (about 25 s of CPU, one core) run beside the other quick gates,
+# which keep one core busy between them: on 2 cores they cost little wall time.
+doc_lints >"$logs/doc-lints.log" 2>&1 &
+doc_lints_pid=$!
 quick_rc=0
 { stage "ruff" bash -c 'ruff check . && ruff format --check .' &&
   stage "yamllint" yamllint --strict . &&
@@ -105,6 +120,10 @@ quick_rc=0
   stage "syntax-check playbooks" syntax_check &&
   stage "role READMEs generated from argument_specs" python scripts/gen_role_readme.py --check
 } || quick_rc=$?
+doc_rc=0
+wait "$doc_lints_pid" || doc_rc=$?
+cat "$logs/doc-lints.log"
+((quick_rc != 0)) || quick_rc=$doc_rc
 if ((quick_rc != 0)); then
   finish
   exit "$quick_rc"

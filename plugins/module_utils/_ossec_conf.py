@@ -231,3 +231,161 @@ def edit_lists(
     if added or removed:
         read_ruleset(new_text, source + " (after edit)")
     return new_text, added, sorted(set(removed))
+
+
+# -- <localfile> entries ---------------------------------------------------------------------
+# What the manager's logcollector reads. Only the plain forms below are written: an absolute path
+# (Wazuh's XML reader decodes no entities, so nothing that would need one), a file log format, and
+# optionally <only-future-events>. Wildcards, commands and eventchannel locations are refused.
+LOCALFILE_FORMATS = (
+    "json",
+    "syslog",
+    "snort-full",
+    "squid",
+    "audit",
+    "mysql_log",
+    "postgresql_log",
+    "nmapg",
+    "iis",
+    "djb-multilog",
+    "apache",
+)
+_LOCATION_RE = re.compile(r"(?:/[A-Za-z0-9._+@-]+)+")
+_MAX_SIZE_RE = re.compile(r"[1-9][0-9]{0,9}[KMG]?")
+_OSSEC_CONFIG_CLOSE_RE = re.compile(r"</ossec_config\s*>")
+
+
+@dataclass(frozen=True)
+class LocalFile:
+    """One ``<localfile>`` block as wazuh_content writes it (and finds it again to remove it)."""
+
+    location: str
+    log_format: str
+    only_future_events: bool | None = None
+    max_size: str = ""
+
+    @classmethod
+    def from_dict(cls, data, where: str) -> LocalFile:
+        """Build and check an entry from a parameter or manifest dict; errors name ``where``."""
+        if not isinstance(data, dict):
+            raise OssecConfError(f"{where}: expected a dict with location and log_format, found {data!r}")
+        unknown = sorted(set(data) - {"location", "log_format", "only_future_events", "max_size"})
+        if unknown:
+            raise OssecConfError(f"{where}: unknown key(s) {', '.join(unknown)}")
+        entry = cls(
+            location=data.get("location"),
+            log_format=data.get("log_format"),
+            only_future_events=data.get("only_future_events"),
+            max_size=data.get("max_size") or "",
+        )
+        entry.check(where)
+        return entry
+
+    def check(self, where: str) -> None:
+        location = self.location
+        if not isinstance(location, str) or not _LOCATION_RE.fullmatch(location):
+            raise OssecConfError(
+                f"{where}: location {location!r} is not an absolute file path of letters, digits and . _ + @ - "
+                "(no wildcards, spaces or characters ossec.conf would need escaped)"
+            )
+        if any(part in (".", "..") for part in location.split("/")):
+            raise OssecConfError(f"{where}: location {location!r} holds a '.' or '..' component")
+        if self.log_format not in LOCALFILE_FORMATS:
+            raise OssecConfError(
+                f"{where}: log_format {self.log_format!r} is not one of {', '.join(LOCALFILE_FORMATS)}"
+            )
+        if self.only_future_events not in (None, True, False):
+            raise OssecConfError(f"{where}: only_future_events {self.only_future_events!r} is not true, false or null")
+        if self.max_size and (self.only_future_events is None or not _MAX_SIZE_RE.fullmatch(self.max_size)):
+            raise OssecConfError(
+                f"{where}: max_size {self.max_size!r} must be a size such as '1G' or '500M' "
+                "and needs only_future_events"
+            )
+
+    def as_dict(self) -> dict:
+        data = {"location": self.location, "log_format": self.log_format}
+        if self.only_future_events is not None:
+            data["only_future_events"] = self.only_future_events
+        if self.max_size:
+            data["max_size"] = self.max_size
+        return data
+
+    def body(self) -> list[str]:
+        """The block's lines without indentation: opening tag, children (indented one unit), closing tag."""
+        lines = ["<localfile>", f"<log_format>{self.log_format}</log_format>", f"<location>{self.location}</location>"]
+        if self.only_future_events is not None:
+            attr = f' max-size="{self.max_size}"' if self.max_size else ""
+            lines.append(f"<only-future-events{attr}>{'yes' if self.only_future_events else 'no'}</only-future-events>")
+        lines.append("</localfile>")
+        return lines
+
+    def render(self, indent: str, unit: str) -> str:
+        body = self.body()
+        inner = [indent + unit + line for line in body[1:-1]]
+        return "".join(line + "\n" for line in [indent + body[0], *inner, indent + body[-1]])
+
+    def pattern(self) -> re.Pattern:
+        """Our block as whole lines, whatever their indentation and line ends."""
+        lines = [r"[ \t]*" + re.escape(line) + r"[ \t]*\r?\n" for line in self.body()]
+        return re.compile(r"(?m)^" + "".join(lines))
+
+
+def read_localfiles(text: str, source: str = "ossec.conf") -> list[dict]:
+    """Every ``<localfile>`` outside comments: its location and log_format (others are ignored)."""
+    root = parse_wrapped(text, source)
+    found = []
+    for block in root.iter("localfile"):
+        found.append({"location": _text(block.find("location")), "log_format": _text(block.find("log_format"))})
+    return found
+
+
+def edit_localfiles(
+    text: str,
+    add: list[LocalFile],
+    remove: list[LocalFile] = (),
+    source: str = "ossec.conf",
+) -> tuple[str, list[str], list[str]]:
+    """Add the ``add`` blocks and remove the ``remove`` blocks (ours, as written) from ossec.conf text.
+
+    A block already present exactly as we write it is left alone. An entry in both lists is kept.
+    A block is removed only where it stands as whole lines outside comments, exactly as ``LocalFile``
+    writes it. New blocks go just before the first ``</ossec_config>``, indented like that block.
+    A ``<localfile>`` of someone else for one of our locations is refused (naming it), never
+    overwritten or doubled. Returns ``(new_text, added_locations, removed_locations)``; the new text
+    is checked to still parse.
+    """
+    keep = set(add)
+    new_text = text
+    removed: list[str] = []
+    for entry in dict.fromkeys(e for e in remove if e not in keep):
+        match = entry.pattern().search(mask_comments(new_text))
+        if match is not None:
+            new_text = new_text[: match.start()] + new_text[match.end() :]
+            removed.append(entry.location)
+    added: list[str] = []
+    for entry in dict.fromkeys(add):
+        if entry.pattern().search(mask_comments(new_text)):
+            continue
+        others = [lf for lf in read_localfiles(new_text, source) if lf["location"] == entry.location]
+        if others:
+            raise OssecConfError(
+                f"{source}: a <localfile> for {entry.location} (log_format {others[0]['log_format'] or 'none'}) is "
+                "already there and was not written by wazuh_content; remove it, or choose another location"
+            )
+        masked = mask_comments(new_text)
+        close = _OSSEC_CONFIG_CLOSE_RE.search(masked)
+        if close is None:
+            raise OssecConfError(f"{source}: no <ossec_config> block to add a <localfile> to")
+        line_start = new_text.rfind("\n", 0, close.start()) + 1
+        prefix = new_text[line_start : close.start()]
+        outer = prefix if prefix.strip() == "" else ""
+        unit = "\t" if "\t" in outer else "  "
+        block = entry.render(outer + unit, unit)
+        if prefix.strip() == "":
+            new_text = new_text[:line_start] + block + new_text[line_start:]
+        else:
+            new_text = new_text[: close.start()] + "\n" + block + outer + new_text[close.start() :]
+        added.append(entry.location)
+    if added or removed:
+        read_localfiles(new_text, source + " (after edit)")
+    return new_text, added, removed

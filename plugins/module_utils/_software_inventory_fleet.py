@@ -181,7 +181,9 @@ class _Run:
 
     def run(self) -> FleetResult:
         work: queue.Queue = queue.Queue(maxsize=2 * self.concurrency)
-        threads = [threading.Thread(target=self._worker, args=(work,), daemon=True) for _ in range(self.concurrency)]
+        threads = [
+            threading.Thread(target=self._worker, args=(work,), daemon=True) for _index in range(self.concurrency)
+        ]
         for thread in threads:
             thread.start()
         try:
@@ -193,7 +195,7 @@ class _Run:
         except (ApiError, PageError, StoreError, OSError) as exc:
             self._stop(f"listing the agents: {exc}")
         finally:
-            for _ in threads:
+            for _thread in threads:
                 work.put(None)
             for thread in threads:
                 thread.join()

@@ -21,7 +21,13 @@ import stat
 import tempfile
 import time
 
-from ansible_collections.m1038.appcontrol.plugins.module_utils._ossec_conf import decode_conf, edit_lists, encode_conf
+from ansible_collections.m1038.appcontrol.plugins.module_utils._ossec_conf import (
+    LocalFile,
+    decode_conf,
+    edit_lists,
+    edit_localfiles,
+    encode_conf,
+)
 from ansible_collections.m1038.appcontrol.plugins.module_utils._wazuh_content_state import (
     COMMITTED,
     MANIFEST,
@@ -51,6 +57,11 @@ __all__ = ["OSSEC_CONF", "PATH_RE", "ContentError", "Transaction", "diff_change"
 
 _OCTAL_RE = re.compile(r"0?[0-7]{1,4}|0o[0-7]{1,4}")
 _LIST_LINE_RE = re.compile(r"[ \t]*<list>etc/lists/[A-Za-z0-9][A-Za-z0-9._-]*</list>[ \t]*")
+# The lines of a <localfile> block as LocalFile writes it (nothing in them can be a secret).
+_LOCALFILE_LINE_RE = re.compile(
+    r"[ \t]*(?:</?localfile>|<log_format>[a-z_-]+</log_format>|<location>(?:/[A-Za-z0-9._+@-]+)+</location>"
+    r'|<only-future-events(?: max-size="[0-9]+[KMG]?")?>(?:yes|no)</only-future-events>)[ \t]*'
+)
 
 
 def parse_mode(value):
@@ -76,12 +87,12 @@ def parse_mode(value):
 
 
 def conf_diff(before, after):
-    """A unified diff of the ossec.conf edit with no context lines: only the ``<list>`` lines added or removed.
+    """A unified diff of the ossec.conf edit with no context lines: only our ``<list>`` and ``<localfile>`` lines.
 
     ossec.conf holds secrets (cluster ``<key>``, integration ``<api_key>``, cloud wodle keys), and a diff
     lives on in ``-vvv`` output, registered variables and AWX/ARA. Never return its text: any changed
-    line that is not one of our ``<list>`` lines (which cannot happen; edit_lists only touches those)
-    is withheld rather than shown.
+    line that is not one of our ``<list>`` or ``<localfile>`` lines (which cannot happen; edit_lists and
+    edit_localfiles only touch those) is withheld rather than shown.
     """
     lines = list(
         difflib.unified_diff(
@@ -89,7 +100,8 @@ def conf_diff(before, after):
         )
     )
     for line in lines[2:]:
-        if line[:1] in "+-" and not _LIST_LINE_RE.fullmatch(line[1:].rstrip("\r\n")):
+        text = line[1:].rstrip("\r\n")
+        if line[:1] in "+-" and not (_LIST_LINE_RE.fullmatch(text) or _LOCALFILE_LINE_RE.fullmatch(text)):
             return f"--- {OSSEC_CONF}\n+++ {OSSEC_CONF}\n(changed lines withheld: ossec.conf can hold secrets)\n"
     return "".join(lines)
 
@@ -106,9 +118,8 @@ def _ids(owner, group):
     return uid, gid
 
 
-def plan_change(home, state_dir, files, *, owner, group, mode, register_lists):
-    """What placing ``files`` changes under ``home``: read-only, so check mode runs exactly this."""
-    uid, gid = _ids(owner, group)
+def _plan_files(home, files, previous, plan, *, uid, gid, mode):
+    """Fill ``plan`` with the content files to write, replace and remove; return the desired bytes by path."""
     seen = set()
     desired = {}
     for index, item in enumerate(files):
@@ -121,8 +132,6 @@ def plan_change(home, state_dir, files, *, owner, group, mode, register_lists):
             raise ContentError(f"files[{index}].path {rel!r} is listed twice")
         seen.add(rel)
         desired[rel] = item["content"].encode("utf-8")
-    previous = load_manifest(state_dir)
-    plan = {"write": [], "created": [], "updated": [], "removed": [], "uid": uid, "gid": gid, "mode": mode}
     for rel, data in sorted(desired.items()):
         dest = os.path.join(home, rel)
         if not os.path.isdir(os.path.dirname(dest)):
@@ -141,21 +150,56 @@ def plan_change(home, state_dir, files, *, owner, group, mode, register_lists):
     plan["removed"] = sorted(
         r for r in previous["files"] if r not in desired and os.path.lexists(os.path.join(home, r))
     )
-    list_names = sorted(r.split("/", 2)[2] for r in desired if r.startswith("etc/lists/")) if register_lists else []
-    conf_before = read_bytes(os.path.join(home, OSSEC_CONF))
+    return desired
+
+
+def plan_change(home, state_dir, files, *, owner, group, mode, register_lists, localfiles=None):
+    """What placing ``files`` and ``localfiles`` changes under ``home``: read-only, so check mode runs exactly this.
+
+    ``files`` None leaves the content files and their CDB list entries as the last run placed them;
+    ``localfiles`` None leaves the ``<localfile>`` blocks alone. Given, each is the complete set: what an
+    earlier run placed and is no longer in it is removed.
+    """
+    uid, gid = _ids(owner, group)
+    previous = load_manifest(state_dir)
+    plan = {"write": [], "created": [], "updated": [], "removed": [], "uid": uid, "gid": gid, "mode": mode}
+    conf_path = os.path.join(home, OSSEC_CONF)
+    conf_before = read_bytes(conf_path)
     if conf_before is None:
-        raise ContentError(f"{os.path.join(home, OSSEC_CONF)} does not exist")
+        raise ContentError(f"{conf_path} does not exist")
     text_before = decode_conf(conf_before)
-    gone_lists = [n for n in previous["lists"] if n not in list_names]
-    text_after, added, dropped = edit_lists(text_before, list_names, gone_lists, source=os.path.join(home, OSSEC_CONF))
+    manifest_after = {"files": previous["files"], "lists": previous["lists"]}
+    text_after, added, dropped = text_before, [], []
+    desired = {}
+    if files is not None:
+        desired = _plan_files(home, files, previous, plan, uid=uid, gid=gid, mode=mode)
+        list_names = sorted(r.split("/", 2)[2] for r in desired if r.startswith("etc/lists/")) if register_lists else []
+        gone_lists = [n for n in previous["lists"] if n not in list_names]
+        text_after, added, dropped = edit_lists(text_before, list_names, gone_lists, source=conf_path)
+        manifest_after = {"files": sorted(desired), "lists": list_names}
+    before_lf = [LocalFile.from_dict(e, "managed.json") for e in previous.get("localfiles", [])]
+    lf_added, lf_removed = [], []
+    if localfiles is None:
+        wanted_lf = before_lf
+    else:
+        wanted_lf = [LocalFile.from_dict(e, f"localfiles[{i}]") for i, e in enumerate(localfiles)]
+        locations = [e.location for e in wanted_lf]
+        twice = sorted({loc for loc in locations if locations.count(loc) > 1})
+        if twice:
+            raise ContentError(f"localfiles: location {twice[0]} is listed twice")
+        text_after, lf_added, lf_removed = edit_localfiles(text_after, wanted_lf, before_lf, source=conf_path)
+    if wanted_lf:
+        manifest_after["localfiles"] = [e.as_dict() for e in sorted(wanted_lf, key=lambda e: e.location)]
     plan.update(
         desired=desired,
         conf_before=text_before,
         conf_after=text_after,
         lists_registered=added,
         lists_unregistered=dropped,
+        localfiles_added=lf_added,
+        localfiles_removed=lf_removed,
         manifest_before=previous,
-        manifest_after={"files": sorted(desired), "lists": list_names},
+        manifest_after=manifest_after,
     )
     plan["changed"] = (
         bool(plan["updated"] or plan["created"] or plan["removed"] or text_after != text_before)

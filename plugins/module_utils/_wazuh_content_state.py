@@ -5,7 +5,7 @@
 Layout of ``<state_dir>`` (root's alone, 0700)::
 
     lock                  flock held by a run from its first read to its last write
-    managed.json          files and CDB lists the last committed run placed (the manifest)
+    managed.json          files, CDB lists and <localfile> blocks the last committed run placed (the manifest)
     backups/<stamp>-<id>/ one per change: files/<path> copies and backup.json, the undo record
     pending.json          backups whose content no validated restart has loaded yet (see PENDING)
 
@@ -30,7 +30,11 @@ import tempfile
 import time
 from dataclasses import dataclass
 
-from ansible_collections.m1038.appcontrol.plugins.module_utils._ossec_conf import LIST_NAME_RE
+from ansible_collections.m1038.appcontrol.plugins.module_utils._ossec_conf import (
+    LIST_NAME_RE,
+    LocalFile,
+    OssecConfError,
+)
 
 MANIFEST = "managed.json"
 RECORD = "backup.json"
@@ -81,19 +85,31 @@ def check_path(rel, where, *, conf=False):
 
 
 def check_manifest(data, where):
-    """A manifest (managed.json, or a backup's manifest_before) whose every entry is a path we may write."""
-    if not isinstance(data, dict) or not all(isinstance(data.get(key, []), list) for key in ("files", "lists")):
+    """A manifest (managed.json, or a backup's manifest_before) whose every entry is one we may write.
+
+    ``localfiles`` (the ossec.conf ``<localfile>`` blocks placed) is present only when there are some,
+    so manifests written before it existed read back unchanged.
+    """
+    keys = ("files", "lists", "localfiles")
+    if not isinstance(data, dict) or not all(isinstance(data.get(key, []), list) for key in keys):
         raise ContentError(f"{where}: expected {{'files': [...], 'lists': [...]}}, found {data!r}")
     files = sorted(check_path(rel, where) for rel in data.get("files", []))
     lists = data.get("lists", [])
     for name in lists:
         if not isinstance(name, str) or not LIST_NAME_RE.fullmatch(name):
             raise ContentError(f"{where}: CDB list name {name!r} is not a plain file name; refusing to use it")
-    return {"files": files, "lists": sorted(lists)}
+    manifest = {"files": files, "lists": sorted(lists)}
+    try:
+        localfiles = [LocalFile.from_dict(entry, f"{where} (localfiles)") for entry in data.get("localfiles", [])]
+    except OssecConfError as exc:
+        raise ContentError(f"{exc}; refusing to use it") from None
+    if localfiles:
+        manifest["localfiles"] = [e.as_dict() for e in sorted(localfiles, key=lambda e: e.location)]
+    return manifest
 
 
 def load_manifest(state_dir):
-    """``{"files": [...], "lists": [...]}`` of the last run, each entry checked like the module's input."""
+    """``{"files": [...], "lists": [...]}`` (and ``localfiles`` when any) of the last run, checked like input."""
     path = os.path.join(state_dir, MANIFEST)
     data = load_json(path)
     if data is None:

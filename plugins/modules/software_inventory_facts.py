@@ -20,7 +20,7 @@ description:
   - With O(fact_cache_dir), writes the fact into the host's file of an Ansible C(jsonfile) fact cache directory,
     which M(m1038.appcontrol.wazuh_ruleset) reads (C(inventory_format=fact_cache)); other facts in that file are
     kept. The file is written atomically and only when the list changed.
-  - Runs on the controller (C(delegate_to: localhost)); the facts still belong to the Windows host.
+  - "Runs on the controller (C(delegate_to: localhost)); the facts still belong to the Windows host."
 author:
   - m1038.appcontrol contributors (@m1038-appcontrol)
 attributes:
@@ -102,7 +102,7 @@ report:
     12 programs (machine 6, 32-bit 3, user 3 from 1 loaded profiles), 0 without a publisher;
     skipped: 12 no name, 1 update, 1 duplicate; cleaned: nothing
 cache_file:
-  description: The fact cache file (written, or in check mode to be written, when RV(changed)).
+  description: The fact cache file (written, or in check mode to be written, when the task reports C(changed)).
   returned: when O(fact_cache_dir) is set
   type: str
 """

@@ -13,6 +13,11 @@ description:
     C(etc/decoders), C(etc/lists)), removes the files an earlier run placed that are no longer in
     O(files), and registers the CDB lists in the C(<ruleset>) of ossec.conf (and unregisters the ones
     it registered before that are gone). ossec.conf is edited in place; nothing else in it changes.
+  - With O(localfiles), also adds those C(<localfile>) blocks to ossec.conf (for a log file the manager's
+    logcollector must read, such as the WithSecure forwarder's output) and removes the blocks an earlier run
+    added that are no longer listed, in the same transaction. O(files) and O(localfiles) are independent - the
+    one left out is left as the last run placed it, so the C(wazuh_manager) role's content and another role's
+    log files never remove each other.
   - Before the first write it copies every file it will replace or remove, and ossec.conf, into a new
     backup directory under O(state_dir), complete and on disk, with a record marked C(open). The record
     is marked C(committed) after the last write and the manifest. If a write fails, the module puts the
@@ -60,7 +65,8 @@ options:
       - Files to place, as M(m1038.appcontrol.wazuh_preflight) returns them.
       - C(path) is relative to O(home) and must be C(etc/rules/NAME.xml), C(etc/decoders/NAME.xml) or
         C(etc/lists/NAME).
-      - Required with O(state=present).
+      - The complete set of content files; left out, the files and list entries the last run placed stay.
+      - O(state=present) needs O(files), O(localfiles) or both.
     type: list
     elements: dict
     suboptions:
@@ -72,6 +78,39 @@ options:
         description: File text (UTF-8).
         type: str
         required: true
+  localfiles:
+    description:
+      - The complete set of C(<localfile>) blocks this module manages in ossec.conf; left out, the blocks the last
+        run added stay as they are. A block an earlier run added and this list no longer holds is removed.
+      - New blocks go before the first C(</ossec_config>), indented like it. A block is found again (to keep or
+        remove it) only as the exact lines this module writes. A C(<localfile>) someone else wrote for the same
+        location is refused, never doubled or overwritten.
+    type: list
+    elements: dict
+    suboptions:
+      location:
+        description:
+          - Absolute path of the file, letters, digits and C(. _ + @ -) only (no wildcards, no characters Wazuh's
+            XML reader would need escaped; it decodes no entities).
+        type: str
+        required: true
+      log_format:
+        description: How logcollector reads the file.
+        type: str
+        required: true
+        choices: [json, syslog, snort-full, squid, audit, mysql_log, postgresql_log, nmapg, iis, djb-multilog, apache]
+      only_future_events:
+        description:
+          - "Writes C(<only-future-events>) with C(yes) or C(no); left out, the element is not written (Wazuh's default
+            is C(yes): after a restart logcollector starts at the end of the file, skipping what was appended while
+            it was down). C(false) makes it resume where it stopped."
+        type: bool
+      max_size:
+        description:
+          - The C(max-size) attribute of C(<only-future-events>) (such as C(1G), at most C(2G)) - with C(no), how far
+            behind logcollector may fall and still resume rather than skip to the end.
+          - Needs O(localfiles[].only_future_events).
+        type: str
   owner:
     description: Owner of the placed files.
     type: str
@@ -128,6 +167,14 @@ EXAMPLES = r"""
     files: "{{ preflight.files }}"
   register: content
 
+- name: Have the manager read a forwarder's JSON lines, resuming after a restart (content files untouched)
+  m1038.appcontrol.wazuh_content:
+    localfiles:
+      - location: /var/log/m1038-withsecure/events.json
+        log_format: json
+        only_future_events: false
+        max_size: 1G
+
 - name: After wazuh-analysisd -t passed and the manager restarted on it, nothing is pending
   m1038.appcontrol.wazuh_content:
     state: validated
@@ -169,6 +216,16 @@ lists_unregistered:
   returned: always
   type: list
   elements: str
+localfiles_added:
+  description: Locations of the ossec.conf C(<localfile>) blocks added.
+  returned: always
+  type: list
+  elements: str
+localfiles_removed:
+  description: Locations of the ossec.conf C(<localfile>) blocks removed.
+  returned: always
+  type: list
+  elements: str
 backup:
   description: Backup directory of this change, or the one restored (empty when nothing changed or in check mode).
   returned: always
@@ -200,7 +257,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.m1038.appcontrol.plugins.module_utils._ossec_conf import OssecConfError
+from ansible_collections.m1038.appcontrol.plugins.module_utils._ossec_conf import LOCALFILE_FORMATS, OssecConfError
 from ansible_collections.m1038.appcontrol.plugins.module_utils._wazuh_content import (
     ContentError,
     Transaction,
@@ -210,7 +267,25 @@ from ansible_collections.m1038.appcontrol.plugins.module_utils._wazuh_content im
 )
 from ansible_collections.m1038.appcontrol.plugins.module_utils._wazuh_content_state import StateLock, check_state_dir
 
-EMPTY = {"created": [], "updated": [], "removed": [], "lists_registered": [], "lists_unregistered": [], "backup": ""}
+EMPTY = {
+    "created": [],
+    "updated": [],
+    "removed": [],
+    "lists_registered": [],
+    "lists_unregistered": [],
+    "localfiles_added": [],
+    "localfiles_removed": [],
+    "backup": "",
+}
+REPORTED = (
+    "created",
+    "updated",
+    "removed",
+    "lists_registered",
+    "lists_unregistered",
+    "localfiles_added",
+    "localfiles_removed",
+)
 
 
 def recover(module, tx):
@@ -259,13 +334,14 @@ def present(module, tx, p):
             group=p["group"],
             mode=mode,
             register_lists=p["register_lists"],
+            localfiles=p["localfiles"],
         )
     except (ContentError, OssecConfError, OSError, ValueError) as exc:
         module.fail_json(msg=str(exc))
     result = {
         **EMPTY,
         "changed": plan["changed"],
-        **{key: plan[key] for key in ("created", "updated", "removed", "lists_registered", "lists_unregistered")},
+        **{key: plan[key] for key in REPORTED},
     }
     if module._diff and plan["changed"]:
         result["diff"] = diff_change(tx.home, plan)
@@ -293,6 +369,16 @@ def main():
                     "content": {"type": "str", "required": True},
                 },
             },
+            "localfiles": {
+                "type": "list",
+                "elements": "dict",
+                "options": {
+                    "location": {"type": "str", "required": True},
+                    "log_format": {"type": "str", "required": True, "choices": list(LOCALFILE_FORMATS)},
+                    "only_future_events": {"type": "bool"},
+                    "max_size": {"type": "str"},
+                },
+            },
             "owner": {"type": "str", "default": "wazuh"},
             "group": {"type": "str", "default": "wazuh"},
             "mode": {"type": "raw", "default": "0660"},
@@ -302,7 +388,7 @@ def main():
             "backup": {"type": "path"},
             "lock_timeout": {"type": "int", "default": 120},
         },
-        required_if=[("state", "present", ("files",))],
+        required_if=[("state", "present", ("files", "localfiles"), True)],
         supports_check_mode=True,
     )
     p = module.params

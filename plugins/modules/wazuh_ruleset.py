@@ -112,15 +112,24 @@ options:
     default: [AppData, Downloads, ProgramData, Temp, Users]
   withsecure_api:
     description:
-      - Render rules for WithSecure Elements API events forwarded as C({"integration":"withsecure","withsecure":EVENT}).
+      - Render rules for WithSecure Elements API events forwarded as C({"integration":"withsecure","withsecure":EVENT}),
+        the lines the C(m1038.appcontrol.withsecure_forwarder) role writes on the manager (the central route,
+        preferred; docs/withsecure.md).
     type: bool
     default: true
   withsecure_event_log:
     description:
-      - Rules for WithSecure events read from the Windows event log. Keys C(enabled) (default V(true)),
-        C(provider) (default C(F-Secure Ultralight SDK)), C(channel) (default C(Application)),
-        C(blocked_event_ids) (default V([6])), C(reported_event_ids) (default V([])). These IDs are not
-        publicly documented; prefer the API route.
+      - Rules for WithSecure events read from the Windows event log (the endpoint route). Keys C(enabled) (default
+        V(true)), C(provider) (default C(F-Secure Ultralight SDK)), C(channel) (default C(Application)),
+        C(blocked_event_ids) (default V([6])), C(reported_event_ids) (default V([])).
+      - B(The application-control event IDs are not publicly documented by WithSecure), and the channel is not
+        confirmed by public sources; the defaults come from one public ruleset. Find them on one endpoint before
+        relying on this route - start an application an Elements application-control rule blocks, then on that
+        endpoint list the provider's recent events, for example
+        C(Get-WinEvent -LogName Application -MaxEvents 200 | Where-Object ProviderName -like '*Secure*' | Format-List
+        TimeCreated,Id,ProviderName,LogName,Message), and take the ID whose time and file match the block (the same
+        event shows in the Elements API with its C(details.targetPath)). C(Get-WinEvent -ListProvider '*Secure*')
+        names the channels a provider writes to. Prefer the API route.
     type: dict
     default: {}
   on_invalid_vendor:

@@ -2,11 +2,12 @@
 
 What this proves: the role's mechanics. The package came from a signed APT repository through the
 role's own install tasks; the rendered files sit in etc/rules and etc/lists byte-for-byte with the
-right owner, group and mode; ossec.conf gained exactly the <list> line for our CDB list and nothing
-else changed in it; the agent group's agent.conf carries the channels; the manager runs; and over
-prepare + check + converge + idempotence the service started exactly twice (install, then the one
-restart for new content): the check-mode run wrote and restarted nothing, the idempotence run
-restarted nothing.
+right owner, group and mode; ossec.conf gained exactly the <list> line for our CDB list and the
+<localfile> block of the WithSecure forwarder (tests/test_withsecure.py) and nothing else changed in
+it; the agent group's agent.conf carries the channels; the manager runs; and over prepare + check +
+converge + idempotence the service started exactly three times (install, the one restart for new
+content, the one restart for the forwarder's <localfile>): the check-mode run wrote and restarted
+nothing, the idempotence run restarted nothing.
 
 What it cannot prove: that a real Wazuh engine accepts the rules. The double's `wazuh-analysisd -t`
 runs the project's own pre-flight checks (tests/doubles/wazuh-manager/README.md); regex syntax,
@@ -31,6 +32,14 @@ OUR_FILES = {
     "etc/lists/m1038-trusted-companies": FIXTURE / "lists" / "m1038-trusted-companies",
 }
 LIST_LINE = "<list>etc/lists/m1038-trusted-companies</list>"
+FORWARDER_OUTPUT = "/var/log/m1038-withsecure/events.json"
+LOCALFILE = (
+    "  <localfile>\n"
+    "    <log_format>json</log_format>\n"
+    f"    <location>{FORWARDER_OUTPUT}</location>\n"
+    '    <only-future-events max-size="1G">no</only-future-events>\n'
+    "  </localfile>\n"
+)
 CHANNELS = [
     "Microsoft-Windows-Sysmon/Operational",
     "Microsoft-Windows-AppLocker/EXE and DLL",
@@ -62,9 +71,11 @@ def test_content_is_in_place_with_owner_group_mode(host, rel):
     assert f.sha256sum == hashlib.sha256(OUR_FILES[rel].read_bytes()).hexdigest()
 
 
-def test_ossec_conf_gained_only_our_list_line(host):
+def test_ossec_conf_gained_only_our_list_line_and_the_forwarders_localfile(host):
     conf = host.file(f"{HOME}/etc/ossec.conf").content_string
     assert conf.count(LIST_LINE) == 1
+    assert conf.count(LOCALFILE) == 1
+    conf = conf.replace(LOCALFILE, "", 1)
     without_ours = "".join(line for line in conf.splitlines(keepends=True) if LIST_LINE not in line)
     assert without_ours == PACKAGED_OSSEC_CONF.read_text(encoding="utf-8")
     f = host.file(f"{HOME}/etc/ossec.conf")
@@ -88,24 +99,35 @@ def test_manager_runs_and_is_enabled(host):
     assert service.is_enabled
 
 
-def test_started_exactly_twice_install_then_one_restart(host):
-    """prepare starts it; check mode must not restart; converge restarts once; idempotence never."""
+def test_started_exactly_three_times_install_content_localfile(host):
+    """prepare starts it; check mode must not restart; converge restarts once for the content and once for
+    the forwarder's <localfile> (two roles, each with its validated restart); idempotence never."""
     log = host.file(f"{HOME}/logs/ossec.log").content_string
     starts = re.findall(r"started pid (\d+)", log)
-    assert len(starts) == 2, log
+    assert len(starts) == 3, log
     main_pid = host.check_output("systemctl show -p MainPID --value wazuh-manager")
     assert main_pid == starts[-1]
 
 
-def test_one_backup_made_by_the_one_real_change(host):
+def test_one_backup_made_by_each_real_change(host):
     backups = host.check_output(f"ls -1 {HOME}/var/m1038-appcontrol/backups").split()
-    assert len(backups) == 1
-    record = json.loads(host.file(f"{HOME}/var/m1038-appcontrol/backups/{backups[0]}/backup.json").content_string)
-    assert record["status"] == "committed"
-    assert sorted(record["created"]) == sorted(OUR_FILES)
-    assert [s["path"] for s in record["saved"]] == ["etc/ossec.conf"]
+    assert len(backups) == 2  # the content, then the forwarder's <localfile> (names sort by time)
+    records = [
+        json.loads(host.file(f"{HOME}/var/m1038-appcontrol/backups/{name}/backup.json").content_string)
+        for name in backups
+    ]
+    assert [r["status"] for r in records] == ["committed", "committed"]
+    assert sorted(records[0]["created"]) == sorted(OUR_FILES)
+    assert records[1]["created"] == []
+    assert [[s["path"] for s in r["saved"]] for r in records] == [["etc/ossec.conf"], ["etc/ossec.conf"]]
     manifest = json.loads(host.file(f"{HOME}/var/m1038-appcontrol/managed.json").content_string)
-    assert manifest == {"files": sorted(OUR_FILES), "lists": ["m1038-trusted-companies"]}
+    assert manifest == {
+        "files": sorted(OUR_FILES),
+        "lists": ["m1038-trusted-companies"],
+        "localfiles": [
+            {"location": FORWARDER_OUTPUT, "log_format": "json", "only_future_events": False, "max_size": "1G"}
+        ],
+    }
     state_dir = host.file(f"{HOME}/var/m1038-appcontrol")
     assert (state_dir.user, state_dir.mode) == ("root", 0o700)
 

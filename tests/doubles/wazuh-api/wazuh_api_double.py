@@ -132,6 +132,11 @@ VENDORS = (
 )
 
 
+def _b64_json(part) -> str:
+    """A JWT segment: JSON, base64url without padding."""
+    return base64.urlsafe_b64encode(json.dumps(part).encode()).rstrip(b"=").decode()
+
+
 class Fleet:
     """Agents and their packages: given as data, or generated from a seed."""
 
@@ -251,8 +256,7 @@ class DoubleState:
             "sub": user,
             "epoch": self.token_epoch,
         }
-        encode = lambda part: base64.urlsafe_b64encode(json.dumps(part).encode()).rstrip(b"=").decode()  # noqa: E731
-        signing = f"{encode(header)}.{encode(claims)}"
+        signing = f"{_b64_json(header)}.{_b64_json(claims)}"
         signature = hmac.new(self.secret, signing.encode(), hashlib.sha256).digest()
         return f"{signing}.{base64.urlsafe_b64encode(signature).rstrip(b'=').decode()}"
 

@@ -9,13 +9,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ansible_collections.m1038.appcontrol.plugins.module_utils._ossec_conf import (
+    LocalFile,
     OssecConfError,
     decode_conf,
     edit_lists,
+    edit_localfiles,
     encode_conf,
     list_path,
     mask_comments,
     read_cluster,
+    read_localfiles,
     read_ruleset,
 )
 
@@ -161,3 +164,108 @@ def test_property_edit_keeps_every_byte_of_a_conf_that_is_not_utf8(names, junk):
     for path in added:
         new_raw = new_raw.replace(f"    <list>{path}</list>\n".encode(), b"", 1)
     assert new_raw == raw
+
+
+# -- <localfile> blocks ------------------------------------------------------------------------
+EVENTS = LocalFile("/var/log/m1038-withsecure/events.json", "json", only_future_events=False, max_size="1G")
+EVENTS_BLOCK = (
+    "  <localfile>\n"
+    "    <log_format>json</log_format>\n"
+    "    <location>/var/log/m1038-withsecure/events.json</location>\n"
+    '    <only-future-events max-size="1G">no</only-future-events>\n'
+    "  </localfile>\n"
+)
+locations = st.from_regex(r"(/[a-z0-9._-]{1,8}){1,3}", fullmatch=True).filter(
+    lambda p: not any(part in (".", "..") for part in p.split("/"))
+)
+
+
+def test_localfile_goes_before_the_first_closing_ossec_config_indented_and_nothing_else_changes():
+    new, added, removed = edit_localfiles(CONF, [EVENTS])
+    assert (added, removed) == (["/var/log/m1038-withsecure/events.json"], [])
+    assert new.count(EVENTS_BLOCK) == 1
+    assert new.replace(EVENTS_BLOCK, "", 1) == CONF
+    first_close = new.index("</ossec_config>")
+    assert new.index(EVENTS_BLOCK) < first_close < new.index("<cluster>")
+    assert read_localfiles(new) == [{"location": EVENTS.location, "log_format": "json"}]
+
+
+def test_localfile_edit_is_idempotent_and_removal_gives_the_original_back():
+    once = edit_localfiles(CONF, [EVENTS])[0]
+    assert edit_localfiles(once, [EVENTS]) == (once, [], [])
+    back, added, removed = edit_localfiles(once, [], [EVENTS])
+    assert (back, added, removed) == (CONF, [], [EVENTS.location])
+
+
+def test_a_changed_block_replaces_the_one_we_wrote_before():
+    once = edit_localfiles(CONF, [EVENTS])[0]
+    plain = LocalFile(EVENTS.location, "json")
+    new, added, removed = edit_localfiles(once, [plain], [EVENTS])
+    assert (added, removed) == ([EVENTS.location], [EVENTS.location])
+    assert "only-future-events" not in new
+    assert read_localfiles(new) == [{"location": EVENTS.location, "log_format": "json"}]
+
+
+def test_someone_elses_localfile_for_our_location_is_refused_by_name_and_never_doubled():
+    theirs = CONF.replace(
+        "</global>",
+        "</global>\n  <localfile>\n    <location>/var/log/m1038-withsecure/events.json</location>\n"
+        "    <log_format>syslog</log_format>\n  </localfile>",
+        1,
+    )
+    with pytest.raises(OssecConfError, match=r"/var/log/m1038-withsecure/events.json \(log_format syslog\)"):
+        edit_localfiles(theirs, [EVENTS])
+    # And removing ours never touches theirs.
+    assert edit_localfiles(theirs, [], [EVENTS]) == (theirs, [], [])
+
+
+def test_a_commented_out_copy_of_our_block_is_neither_removed_nor_counted():
+    commented = CONF.replace("<!-- A user's setting the role must keep: -->", "<!--\n" + EVENTS_BLOCK + "-->", 1)
+    new, added, _removed = edit_localfiles(commented, [EVENTS])
+    assert added == [EVENTS.location]
+    assert new.count(EVENTS_BLOCK) == 2  # the comment's and ours
+    assert edit_localfiles(new, [], [EVENTS])[0] == commented
+
+
+def test_a_one_line_ossec_config_gets_the_block_on_lines_of_its_own():
+    text = "<ossec_config><global/></ossec_config>\n"
+    new, added, _removed = edit_localfiles(text, [LocalFile("/var/log/x.json", "json")])
+    assert added == ["/var/log/x.json"]
+    assert read_localfiles(new) == [{"location": "/var/log/x.json", "log_format": "json"}]
+    assert edit_localfiles(new, [], [LocalFile("/var/log/x.json", "json")])[0].replace("\n", "") == text.replace(
+        "\n", ""
+    )
+
+
+def test_no_ossec_config_block_is_an_error_naming_the_file():
+    with pytest.raises(OssecConfError, match="no <ossec_config> block"):
+        edit_localfiles("<!-- empty -->\n", [EVENTS], source="/var/ossec/etc/ossec.conf")
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ({"location": "relative/path", "log_format": "json"}, "is not an absolute file path"),
+        ({"location": "/var/log/*.json", "log_format": "json"}, "is not an absolute file path"),
+        ({"location": "/var/log/a&b", "log_format": "json"}, "is not an absolute file path"),
+        ({"location": "/var/log/../etc/shadow", "log_format": "json"}, "'.' or '..'"),
+        ({"location": "/var/log/x", "log_format": "command"}, "log_format 'command' is not one of"),
+        ({"location": "/var/log/x", "log_format": "json", "max_size": "1G"}, "needs only_future_events"),
+        ({"location": "/var/log/x", "log_format": "json", "only_future_events": False, "max_size": "1T"}, "max_size"),
+        ({"location": "/var/log/x", "log_format": "json", "colour": "red"}, "unknown key"),
+        ("/var/log/x", "expected a dict"),
+    ],
+)
+def test_bad_localfile_entries_are_refused_naming_the_value(entry, message):
+    with pytest.raises(OssecConfError, match=message):
+        LocalFile.from_dict(entry, "localfiles[0]")
+
+
+@given(st.lists(locations, max_size=4, unique=True), st.lists(locations, max_size=4, unique=True))
+def test_property_localfile_edit_holds_exactly_the_wanted_blocks_and_keeps_other_text(first, second):
+    one = [LocalFile(loc, "json") for loc in first]
+    two = [LocalFile(loc, "syslog", only_future_events=False) for loc in second]
+    step1 = edit_localfiles(CONF, one)[0]
+    step2 = edit_localfiles(step1, two, one)[0]
+    assert sorted(lf["location"] for lf in read_localfiles(step2)) == sorted(second)
+    assert edit_localfiles(step2, [], two)[0] == CONF

@@ -732,3 +732,76 @@ def test_recovery_removes_only_its_own_temporary_files(home, tmp_path):
     invoke(home, tmp_path, state="validated")
     assert not ours.exists()
     assert all(path.read_text(encoding="utf-8") == "keep me" for path in theirs)
+
+
+# -- issue 13: <localfile> blocks for log files the manager reads (the WithSecure forwarder) ---------
+LIST_LINE = "    <list>etc/lists/m1038-trusted-companies</list>\n"
+FORWARDER_FILE = {"location": "/var/log/m1038-withsecure/events.json", "log_format": "json"}
+RESUMING = {**FORWARDER_FILE, "only_future_events": False, "max_size": "1G"}
+
+
+def manifest_of(home):
+    return json.loads((state_dir(home) / "managed.json").read_text(encoding="utf-8"))
+
+
+def test_localfiles_and_content_files_are_managed_independently(home, tmp_path):
+    invoke(home, tmp_path, files=files_of("good"))
+    content_manifest = manifest_of(home)
+    packaged = (DOUBLE_HOME / "etc" / "ossec.conf").read_text(encoding="utf-8")
+
+    check = invoke(home, tmp_path, localfiles=[RESUMING], check=True, diff=True)
+    assert (check["changed"], check["localfiles_added"], check["created"]) == (True, [RESUMING["location"]], [])
+    assert changed_lines(conf_entry(check)["prepared"]) == [
+        "+  <localfile>",
+        "+    <log_format>json</log_format>",
+        "+    <location>/var/log/m1038-withsecure/events.json</location>",
+        '+    <only-future-events max-size="1G">no</only-future-events>',
+        "+  </localfile>",
+    ]
+    assert manifest_of(home) == content_manifest
+
+    added = invoke(home, tmp_path, localfiles=[RESUMING])
+    assert (added["changed"], added["localfiles_added"], added["removed"]) == (True, [RESUMING["location"]], [])
+    assert manifest_of(home) == {**content_manifest, "localfiles": [RESUMING]}
+    conf = (home / "etc" / "ossec.conf").read_text(encoding="utf-8")
+    assert conf.count("<location>/var/log/m1038-withsecure/events.json</location>") == 1
+    assert (home / "etc" / "rules" / "m1038-appcontrol_rules.xml").is_file()
+    assert invoke(home, tmp_path, localfiles=[RESUMING])["changed"] is False
+
+    # The content run (files only, as the wazuh_manager role's main entry point) keeps the block...
+    content = invoke(home, tmp_path, files=files_of("good"))
+    assert (content["changed"], content["localfiles_removed"]) == (False, [])
+    # ...and an empty list removes exactly what was added, nothing else.
+    gone = invoke(home, tmp_path, localfiles=[])
+    assert (gone["changed"], gone["localfiles_removed"]) == (True, [RESUMING["location"]])
+    assert manifest_of(home) == content_manifest
+    conf = (home / "etc" / "ossec.conf").read_text(encoding="utf-8")
+    assert conf.replace(LIST_LINE, "") == packaged
+
+
+def test_restore_takes_a_localfile_block_back_out(home, tmp_path):
+    before = tree(home)
+    added = invoke(home, tmp_path, localfiles=[FORWARDER_FILE])
+    rolled = invoke(home, tmp_path, state="restored", backup=added["backup"])
+    assert rolled["restored"] == ["etc/ossec.conf"]
+    assert tree(home) == before
+    assert manifest_of(home) == {"files": [], "lists": []}
+
+
+def test_state_present_needs_files_or_localfiles(home, tmp_path):
+    with pytest.raises(AnsibleFailJson, match="files, localfiles"):
+        invoke(home, tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("localfiles", "message"),
+    [
+        ([{"location": "var/log/x.json", "log_format": "json"}], r"localfiles\[0\]: location 'var/log/x.json'"),
+        ([FORWARDER_FILE, {**FORWARDER_FILE, "log_format": "syslog"}], "listed twice"),
+    ],
+)
+def test_bad_localfiles_are_refused_before_anything_is_written(home, tmp_path, localfiles, message):
+    before = tree(home)
+    with pytest.raises(AnsibleFailJson, match=message):
+        invoke(home, tmp_path, localfiles=localfiles)
+    assert tree(home) == before

@@ -56,7 +56,7 @@ def client(url, sleeps=None, **settings):
 def test_one_login_serves_every_request(serve):
     state, url = serve()
     api = client(url)
-    for _ in range(3):
+    for _attempt in range(3):
         assert api.get_json("/agents", {"limit": 2})["data"]["total_affected_items"] == 6
     assert state.count("logins") == 1 and api.stats["authentications"] == 1
     api.close()
@@ -90,12 +90,12 @@ def test_threads_share_one_renewal(serve):
 
     def work():
         try:
-            for _ in range(5):
+            for _attempt in range(5):
                 api.get_json("/syscollector/001/packages", {"limit": 5})
         except Exception as exc:
             errors.append(exc)
 
-    threads = [threading.Thread(target=work) for _ in range(8)]
+    threads = [threading.Thread(target=work) for _attempt in range(8)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -107,7 +107,7 @@ def test_threads_share_one_renewal(serve):
 def test_really_expiring_tokens(serve):
     state, url = serve(token_lifetime=0.3)
     api = client(url)
-    for _ in range(4):
+    for _attempt in range(4):
         api.get_json("/agents")
         time.sleep(0.15)
     assert state.count("logins") >= 2  # renewed on the way (before exp or after a 401), never failed
@@ -158,7 +158,7 @@ def test_the_real_rate_window_is_outlasted(serve):
     """A fixed window as the API counts it (0.4 s here, 60 s in Wazuh): 429 beyond it, then served again."""
     state, url = serve(max_request_per_minute=3, rate_window=0.4)
     api = WazuhApi(ApiSettings(url, USER, PASSWORD, retries=6, backoff=0.1, max_backoff=0.5), sleep=time.sleep)
-    for _ in range(6):
+    for _attempt in range(6):
         api.get_json("/agents")
     assert state.count("429") > 0 and api.stats["retries"] > 0
 
@@ -266,7 +266,7 @@ def test_rate_gate_spaces_requests_and_honours_a_pause():
         now[0] += seconds
 
     gate = RateGate(120, clock=lambda: now[0], sleep=sleep)
-    for _ in range(3):
+    for _attempt in range(3):
         gate.wait()
     assert sleeps == [0.5, 0.5]
     gate.pause(10)

@@ -22,7 +22,7 @@ APPLOCKER = (APPLOCKER_EXE_DLL, APPLOCKER_MSI_SCRIPT, APPLOCKER_PACKAGED_EXECUTI
 
 WITHSECURE_CHANNEL = "Application"
 WITHSECURE_PROVIDER = "F-Secure Ultralight SDK"
-WITHSECURE_QUERY = f"Event/System[Provider[@Name='{WITHSECURE_PROVIDER}']]"
+WITHSECURE_QUERY = f"Event/System[Provider[@Name='{WITHSECURE_PROVIDER}']]"  # provider_query(WITHSECURE_PROVIDER)
 
 # (key, location, query): the order is the order of the rendered <localfile> entries.
 CHANNELS = (
@@ -38,6 +38,26 @@ KEYS = tuple(key for key, _location, _query in CHANNELS)
 
 class ChannelTableError(ValueError):
     """A parameter of the channel table is not usable."""
+
+
+def provider_query(provider: str) -> str:
+    """The XPath query an agent's ``<localfile>`` uses to collect one event provider's events.
+
+    XPath 1.0 has no escape inside a string literal: a name holding ``'`` is quoted with ``"``, and a
+    name holding both quote characters cannot be written, so it is refused, as are control
+    characters and an empty name. The endpoint route's provider comes from the same value the
+    renderer's rules match (``m1038_withsecure_event_log.provider``), so collection and rules agree.
+    """
+    if not isinstance(provider, str):
+        raise ChannelTableError(f"provider must be a string, got {type(provider).__name__}: {provider!r}")
+    if not provider.strip():
+        raise ChannelTableError("provider must not be empty")
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in provider):
+        raise ChannelTableError(f"provider {provider!r} holds a control character")
+    if "'" in provider and '"' in provider:
+        raise ChannelTableError(f"provider {provider!r} holds both quote characters: XPath 1.0 cannot quote it")
+    quote = '"' if "'" in provider else "'"
+    return f"Event/System[Provider[@Name={quote}{provider}{quote}]]"
 
 
 def channels(

@@ -283,7 +283,11 @@ class Handler(BaseHTTPRequestHandler):
             return
         with state.lock:
             if self.path == "/_fake/events":
-                events = generate(**body) if isinstance(body, dict) else body
+                if isinstance(body, dict):
+                    options = dict(body)
+                    events = generate(options.pop("generate", 0), **options)
+                else:
+                    events = body
                 state.add(events)
                 self._send(200, {"events": len(state.events)})
             elif self.path == "/_fake/faults":

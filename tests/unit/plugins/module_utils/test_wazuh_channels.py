@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ansible_collections.m1038.appcontrol.plugins.module_utils._wazuh_agent_conf import normalize_channels, render
 from ansible_collections.m1038.appcontrol.plugins.module_utils._wazuh_channels import (
     KEYS,
+    WITHSECURE_PROVIDER,
+    WITHSECURE_QUERY,
     ChannelTableError,
     channels,
+    provider_query,
 )
 
 # The manager role's literal default before the table existed (issue 11 moved it here): the table must
@@ -60,3 +67,40 @@ def test_keys_are_unique_and_stable():
         "applocker_packaged_deployment",
         "withsecure",
     )
+
+
+# --- provider_query: the endpoint route's XPath, from the provider the rules match -------------------
+PROVIDER_QUERY = re.compile(r"^Event/System\[Provider\[@Name=(['\"])(.*)\1\]\]$", re.DOTALL)
+
+
+def test_the_default_provider_gives_the_tables_query():
+    assert provider_query(WITHSECURE_PROVIDER) == WITHSECURE_QUERY
+
+
+@given(st.text(alphabet=st.characters(min_codepoint=0x20, blacklist_characters="\x7f"), min_size=1))
+def test_any_quotable_provider_reads_back_from_the_query(provider):
+    if not provider.strip() or ("'" in provider and '"' in provider):
+        with pytest.raises(ChannelTableError):
+            provider_query(provider)
+        return
+    match = PROVIDER_QUERY.match(provider_query(provider))
+    assert match and match.group(2) == provider and match.group(1) not in provider
+
+
+@pytest.mark.parametrize(
+    ("provider", "message"),
+    [
+        ("", "must not be empty"),
+        ("   ", "must not be empty"),
+        ("A\nB", "control character"),
+        ('It\'s "quoted"', "both quote characters"),
+        (None, "must be a string"),
+    ],
+)
+def test_an_unquotable_provider_is_refused_naming_it(provider, message):
+    with pytest.raises(ChannelTableError, match=message):
+        provider_query(provider)
+
+
+def test_a_provider_with_an_apostrophe_is_quoted_with_double_quotes():
+    assert provider_query("O'Brien SDK") == 'Event/System[Provider[@Name="O\'Brien SDK"]]'

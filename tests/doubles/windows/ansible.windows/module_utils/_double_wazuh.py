@@ -134,7 +134,7 @@ class Agent:
         address = _first(r"<client>.*?<server>.*?<address>(.*?)</address>", conf)
         enrollment = _first(r"<enrollment>(.*?)</enrollment>", conf) or ""
         manager = self.model["manager"]
-        keys = [fields for fields in (line.split() for line in (self.text("client.keys") or "").splitlines())]
+        keys = [line.split() for line in (self.text("client.keys") or "").splitlines()]
         keys = [fields for fields in keys if len(fields) == 4]
         if not keys:
             keys = self._enroll(address, enrollment, manager)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import json
+import urllib.request
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -22,7 +24,7 @@ from ansible_collections.m1038.appcontrol.plugins.module_utils._withsecure_api i
     timestamp_key,
 )
 
-from .conftest import CLIENT_ID, SECRET
+from .conftest import CLIENT_ID, SECRET, fake_api
 
 
 class Clock:
@@ -274,3 +276,22 @@ def test_property_check_event_never_raises_and_accepts_only_id_and_timestamp(ite
     if not reason:
         assert isinstance(item["id"], str) and item["id"]
         timestamp_key(item["persistenceTimestamp"])
+
+
+def test_the_fakes_control_endpoints_work_over_http(fake):
+    """Molecule drives the fake through these (tests/doubles/withsecure-api/README.md)."""
+
+    def call(path, body=None):
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(f"{fake.url}/_fake/{path}", data=data)  # noqa: S310 - http to loopback
+        with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310 - the fake on loopback
+            return json.loads(answer.read())
+
+    assert call("events", {"generate": 3, "first": 7, "start": "2026-01-15T09:30:00.000Z"}) == {"events": 3}
+    assert call("events", [fake_api.make_event(1, datetime(2026, 1, 15, 10, tzinfo=UTC))]) == {"events": 4}
+    assert call("faults", [{"status": 503}]) == {"faults": 1}
+    state = call("state")
+    assert (state["events"], state["faults_left"]) == (4, 1)
+    assert fake.state.events[0][2]["id"] == "fake-00000007"
+    assert call("reset", {}) == {}
+    assert call("state")["events"] == 0

@@ -14,8 +14,8 @@ description:
   - The planning step of C(playbooks/applocker_mode.yml) (C(docs/applocker-rollout.md)). Reads the readiness report
     (O(readiness_file), C(readiness.json) of M(m1038.appcontrol.applocker_readiness)) itself, so the report never
     travels through a registered variable.
-  - Before it trusts a C(ready) host it vets it against what the rollout's own read-only probes saw (O(current_modes),
-    O(evidence)) and against earlier rollouts' rollbacks in O(report_dir); then it plans - raising a collection to
+  - Before it trusts a C(ready) host it vets it against what the rollout's own read-only probes saw (O(hosts)) and
+    against earlier rollouts' rollbacks in O(report_dir); then it plans - raising a collection to
     enforce needs evidence unless the host is forced, lowering never does and goes first in one batch, switching
     hosts go in a canary batch and growing batches; under a domain GPO the GPO flips once when the evidence gate
     passes.
@@ -36,40 +36,21 @@ attributes:
     description: Runs on the controller.
 options:
   hosts:
-    description: The hosts the rollout targets whose probe succeeded (inventory names).
-    type: list
-    elements: str
-    required: true
-  target_modes:
-    description: The mode per rule collection to reach (V(audit), V(enforce), V(not_configured)), for example V({Exe:
-      enforce, Script: enforce}).
-    type: dict
-    required: true
-  readiness_file:
     description:
-      - Path of C(readiness.json) on the controller. Needed when O(target_modes) raises a collection to enforce and
-        not every host is forced; going back to audit needs none.
-    type: path
-  current_modes:
-    description: Host to collection to the mode it has now (filter C(m1038.appcontrol.applocker_probe_modes) of its
-      applocker probe).
+      - What the rollout's read-only probes saw on each targeted host, host to C(modes) (collection to mode now:
+        filter C(m1038.appcontrol.applocker_probe_modes) of its applocker probe), C(events) (its
+        M(m1038.appcontrol.applocker_events_probe) result over the readiness window, or null) and C(error) (why its
+        probe failed, or null).
+      - A host with an C(error) is listed and left out of the plan.
     type: dict
-    default: {}
-  evidence:
-    description:
-      - Host to its M(m1038.appcontrol.applocker_events_probe) result over the readiness window. With
-        O(channel_evidence), a host raised to enforce without one, or whose AppLocker log is missing, disabled or holds
-        would-be-blocked events the report did not count, is held back.
-    type: dict
-    default: {}
+    required: true
   channel_evidence:
-    description: Require O(evidence) from each host's own AppLocker log before trusting its readiness.
+    description:
+      - Require C(events) from each host's own AppLocker log before trusting its readiness - a host raised to enforce
+        without them, or whose log of the collection is missing, disabled or holds would-be-blocked events the report
+        did not count, is held back (a Wazuh agent that does not forward the AppLocker channels looks ready).
     type: bool
     default: true
-  not_probed:
-    description: Host to the reason its probe failed; listed and left out of the plan.
-    type: dict
-    default: {}
   forced:
     description: Hosts that switch without evidence.
     type: list
@@ -130,7 +111,8 @@ EXAMPLES = r"""
     hosts: "{{ groups['windows'] }}"
     target_modes: {Exe: enforce, Script: enforce}
     readiness_file: "{{ m1038_readiness_dir }}/readiness.json"
-    current_modes: "{{ groups['windows'] | map('extract', hostvars, 'm1038_rollout_modes') | zip(groups['windows']) }}"
+    hosts:
+      ws-01: {modes: {Exe: audit, Script: audit}, events: "{{ hostvars['ws-01'].events_probe.probe }}", error: null}
     report_dir: "{{ m1038_output_dir }}/rollout"
   register: rollout_plan
 """
@@ -151,6 +133,10 @@ gpo_apply:
   type: dict
 evidence_holds:
   description: Per host, the reasons the vetting added to its readiness (C(_applocker_rollout_evidence)).
+  returned: always
+  type: dict
+not_probed:
+  description: The hosts left out because their probe failed, with the reason.
   returned: always
   type: dict
 lines:
@@ -198,13 +184,10 @@ from ansible_collections.m1038.appcontrol.plugins.module_utils._applocker_rollou
 )
 
 ARGUMENT_SPEC = {
-    "hosts": {"type": "list", "elements": "str", "required": True},
+    "hosts": {"type": "dict", "required": True},
     "target_modes": {"type": "dict", "required": True},
     "readiness_file": {"type": "path"},
-    "current_modes": {"type": "dict", "default": {}},
-    "evidence": {"type": "dict", "default": {}},
     "channel_evidence": {"type": "bool", "default": True},
-    "not_probed": {"type": "dict", "default": {}},
     "forced": {"type": "list", "elements": "str", "default": []},
     "held": {"type": "dict", "default": {}},
     "canary": {"type": "raw", "default": 1},
@@ -264,7 +247,13 @@ def plan_lines(plan: dict, not_probed: dict) -> list[str]:
 def build(params: dict) -> dict:
     """Parameters in, the vetted plan out (pure but for reading the readiness file and earlier reports)."""
     goal = target(params["target_modes"])
-    hosts = [h for h in params["hosts"] if h not in params["not_probed"]]
+    seen = {}
+    for host, value in params["hosts"].items():
+        if not isinstance(value, dict):
+            raise RolloutError(f"hosts[{host!r}]: expected {{modes, events, error}}, got {value!r}")
+        seen[host] = value
+    not_probed = {h: str(v["error"]) for h, v in seen.items() if v.get("error")}
+    hosts = [h for h in seen if h not in not_probed]
     raises = [c for c, m in goal.items() if m == "enforce"]
     readiness = {}
     readiness_file = params["readiness_file"]
@@ -280,23 +269,25 @@ def build(params: dict) -> dict:
             f"readiness_file: none given, but target_modes raises {', '.join(raises)} to enforce; name the readiness "
             "report (playbooks/readiness.yml writes readiness.json) or force hosts by name"
         )
-    current = params["current_modes"]
+    current = {}
     for host in hosts:
-        if params["scope"] == "local" and not isinstance(current.get(host), dict):
-            raise RolloutError(f"current_modes: {host!r} has no modes (its probe result is missing)")
+        if not isinstance(seen[host].get("modes"), dict):
+            raise RolloutError(f"hosts[{host!r}].modes: {seen[host].get('modes')!r} is not collection -> mode")
+        current[host] = seen[host]["modes"]
     evidence = None
     if params["channel_evidence"] and raises:
         evidence = {}
-        for host, probe in params["evidence"].items():
-            try:
-                evidence[host] = channel_evidence(probe, host)
-            except EvidenceError as exc:
-                raise RolloutError(f"evidence: {exc}") from None
+        for host in hosts:
+            if seen[host].get("events") is not None:
+                try:
+                    evidence[host] = channel_evidence(seen[host]["events"], host)
+                except EvidenceError as exc:
+                    raise RolloutError(f"hosts[{host!r}].events: {exc}") from None
     reports = read_reports(params["report_dir"]) if os.path.isdir(params["report_dir"]) else []
     vetted, holds = vet_readiness(
         readiness.get("hosts") or {},
         goal,
-        {h: current[h] for h in hosts if isinstance(current.get(h), dict)},
+        current,
         evidence=evidence,
         rollbacks=previous_rollbacks(reports),
         evidence_end=(readiness.get("window") or {}).get("end"),
@@ -311,7 +302,7 @@ def build(params: dict) -> dict:
         hosts,
         goal,
         {"hosts": vetted},
-        current_modes={h: current[h] for h in hosts if isinstance(current.get(h), dict)},
+        current_modes=current,
         forced=params["forced"],
         held=params["held"],
         batches=policy,
@@ -331,7 +322,7 @@ def build(params: dict) -> dict:
             }
     gpo = plan.get("gpo") or {}
     gpo_apply = apply_modes(params["gpo_modes"], gpo["modes"]) if gpo.get("flip") else {}
-    return {"plan": plan, "apply": apply, "gpo_apply": gpo_apply, "evidence_holds": holds}
+    return {"plan": plan, "apply": apply, "gpo_apply": gpo_apply, "evidence_holds": holds, "not_probed": not_probed}
 
 
 def main():
@@ -350,7 +341,7 @@ def main():
             plan,
             started,
             readiness_file=params["readiness_file"],
-            not_probed=params["not_probed"],
+            not_probed=result["not_probed"],
             vetted=result["evidence_holds"],
         )
         try:
@@ -361,7 +352,7 @@ def main():
             module.fail_json(msg=f"report_dir: writing the rollout report failed: {exc}")
     module.exit_json(
         changed=acts,
-        lines=plan_lines(plan, params["not_probed"]),
+        lines=plan_lines(plan, result["not_probed"]),
         report=path,
         started=started,
         **result,

@@ -228,4 +228,3 @@ def model_with_modes(model: object, modes: object) -> dict:
         settings = result[key] if isinstance(result[key], Mapping) else {}
         result[key] = {**settings, "mode": mode}
     return result
-

@@ -43,7 +43,9 @@ def report_name(started: str) -> str:
     return PREFIX + started.replace("-", "").replace(":", "") + ".json"
 
 
-def new_report(plan: Mapping, started: str, *, readiness_file: str | None, not_probed: Mapping, vetted: Mapping) -> dict:
+def new_report(
+    plan: Mapping, started: str, *, readiness_file: str | None, not_probed: Mapping, vetted: Mapping
+) -> dict:
     return {
         "generator": GENERATOR,
         "schema": SCHEMA,
@@ -149,8 +151,11 @@ def record_rollbacks(report: dict, outcomes: Mapping[str, object], now: str) -> 
     for item in report["rollbacks"]:
         if item["applied"] is None and item["host"] in outcomes:
             error = outcomes[item["host"]]
-            item = {**item, "applied": not error, "applied_at": now, **({"error": str(error)} if error else {})}
-        rollbacks.append(item)
+            rollbacks.append(
+                {**item, "applied": not error, "applied_at": now, **({"error": str(error)} if error else {})}
+            )
+        else:
+            rollbacks.append(item)
     result["rollbacks"], result["updated"] = rollbacks, now
     return result
 

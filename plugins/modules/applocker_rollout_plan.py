@@ -124,7 +124,8 @@ plan:
   returned: always
   type: dict
 apply:
-  description: Per host that switches or lowers, C(modes) (every collection's mode to set), C(raise), C(lower), C(batch).
+  description:
+    - Per host that switches or lowers, C(modes) (every collection's mode to set), C(raise), C(lower), C(batch).
   returned: always
   type: dict
 gpo_apply:
@@ -244,45 +245,61 @@ def plan_lines(plan: dict, not_probed: dict) -> list[str]:
     return lines
 
 
-def build(params: dict) -> dict:
-    """Parameters in, the vetted plan out (pure but for reading the readiness file and earlier reports)."""
-    goal = target(params["target_modes"])
-    seen = {}
+def _seen(params: dict) -> tuple[dict, dict]:
+    """The probed hosts' modes, and the hosts whose probe failed."""
+    current, not_probed = {}, {}
     for host, value in params["hosts"].items():
         if not isinstance(value, dict):
             raise RolloutError(f"hosts[{host!r}]: expected {{modes, events, error}}, got {value!r}")
-        seen[host] = value
-    not_probed = {h: str(v["error"]) for h, v in seen.items() if v.get("error")}
-    hosts = [h for h in seen if h not in not_probed]
-    raises = [c for c, m in goal.items() if m == "enforce"]
-    readiness = {}
-    readiness_file = params["readiness_file"]
-    if readiness_file:
-        try:
-            readiness = read_json(readiness_file)
-        except ReportError as exc:
-            raise RolloutError(f"readiness_file: {exc}") from None
-        if readiness.get("generator") != "m1038.appcontrol.applocker_readiness":
-            raise RolloutError(f"readiness_file: {readiness_file} is not a readiness report (applocker_readiness)")
-    elif raises and not params["forced"]:
-        raise RolloutError(
-            f"readiness_file: none given, but target_modes raises {', '.join(raises)} to enforce; name the readiness "
-            "report (playbooks/readiness.yml writes readiness.json) or force hosts by name"
-        )
-    current = {}
+        if value.get("error"):
+            not_probed[host] = str(value["error"])
+        elif not isinstance(value.get("modes"), dict):
+            raise RolloutError(f"hosts[{host!r}].modes: {value.get('modes')!r} is not collection -> mode")
+        else:
+            current[host] = value["modes"]
+    return current, not_probed
+
+
+def _readiness(params: dict, raises: list[str]) -> dict:
+    path = params["readiness_file"]
+    if not path:
+        if raises and not params["forced"]:
+            raise RolloutError(
+                f"readiness_file: none given, but target_modes raises {', '.join(raises)} to enforce; name the "
+                "readiness report (playbooks/readiness.yml writes readiness.json) or force hosts by name"
+            )
+        return {}
+    try:
+        readiness = read_json(path)
+    except ReportError as exc:
+        raise RolloutError(f"readiness_file: {exc}") from None
+    if readiness.get("generator") != "m1038.appcontrol.applocker_readiness":
+        raise RolloutError(f"readiness_file: {path} is not a readiness report (applocker_readiness)")
+    return readiness
+
+
+def _evidence(params: dict, hosts: list[str], raises: list[str]) -> dict | None:
+    if not (params["channel_evidence"] and raises):
+        return None
+    evidence = {}
     for host in hosts:
-        if not isinstance(seen[host].get("modes"), dict):
-            raise RolloutError(f"hosts[{host!r}].modes: {seen[host].get('modes')!r} is not collection -> mode")
-        current[host] = seen[host]["modes"]
-    evidence = None
-    if params["channel_evidence"] and raises:
-        evidence = {}
-        for host in hosts:
-            if seen[host].get("events") is not None:
-                try:
-                    evidence[host] = channel_evidence(seen[host]["events"], host)
-                except EvidenceError as exc:
-                    raise RolloutError(f"hosts[{host!r}].events: {exc}") from None
+        events = params["hosts"][host].get("events")
+        if events is not None:
+            try:
+                evidence[host] = channel_evidence(events, host)
+            except EvidenceError as exc:
+                raise RolloutError(f"hosts[{host!r}].events: {exc}") from None
+    return evidence
+
+
+def build(params: dict) -> dict:
+    """Parameters in, the vetted plan out (pure but for reading the readiness file and earlier reports)."""
+    goal = target(params["target_modes"])
+    current, not_probed = _seen(params)
+    hosts = list(current)
+    raises = [c for c, m in goal.items() if m == "enforce"]
+    readiness = _readiness(params, raises)
+    evidence = _evidence(params, hosts, raises)
     reports = read_reports(params["report_dir"]) if os.path.isdir(params["report_dir"]) else []
     vetted, holds = vet_readiness(
         readiness.get("hosts") or {},

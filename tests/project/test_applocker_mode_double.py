@@ -89,9 +89,7 @@ class Fleet:
             model = (shared or {}).get(name, name)
             self.files[name] = base / f"{model}.json"
             wrapper = base / f"python-{name}"
-            wrapper.write_text(
-                f"#!/bin/sh\nM1038_WINDOWS_DOUBLE_STATE={self.files[name]} exec {sys.executable} \"$@\"\n"
-            )
+            wrapper.write_text(f'#!/bin/sh\nM1038_WINDOWS_DOUBLE_STATE={self.files[name]} exec {sys.executable} "$@"\n')
             wrapper.chmod(0o755)
             hosts[name] = {
                 "ansible_connection": "local",

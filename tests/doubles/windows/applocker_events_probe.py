@@ -67,7 +67,12 @@ def main():
             key = (event["event_id"], *(event.get(f) for f in FIELDS))
             group = groups.setdefault(
                 key,
-                {"event_id": event["event_id"], **{f: event.get(f) for f in FIELDS}, "count": 0, "first": event["time"]},
+                {
+                    "event_id": event["event_id"],
+                    **{f: event.get(f) for f in FIELDS},
+                    "count": 0,
+                    "first": event["time"],
+                },
             )
             group["count"] += event.get("count", 1)
             group["first"] = min(group["first"], event["time"])

@@ -33,7 +33,26 @@ else
   log "system packages present"
 fi
 
-# 2. Python venv from the lock file (reinstalled only when the lock changes).
+# 2. Podman storage inside the project cache.
+mkdir -p "$M1038_CACHE/containers"
+storage_conf="$(printf '[storage]\ndriver = "overlay"\ngraphroot = "%s"\nrunroot = "%s"\n' \
+  "$M1038_CACHE/containers/storage" "$M1038_CACHE/containers/run")"
+if [[ ! -f "$CONTAINERS_STORAGE_CONF" ]] || [[ "$(cat "$CONTAINERS_STORAGE_CONF")" != "$storage_conf" ]]; then
+  printf '%s\n' "$storage_conf" >"$CONTAINERS_STORAGE_CONF"
+  log "wrote $CONTAINERS_STORAGE_CONF"
+fi
+
+# 3. The molecule base image (only for commands that start containers), built in the
+#    background: it needs podman and debootstrap, not the venv, and on a fresh machine the two
+#    downloads take about as long as each other.
+image_pid=""
+image_log="$M1038_CACHE/image-build.log"
+if ((want_image)); then
+  M1038_SETUP_DONE=1 "$M1038_ROOT/scripts/build-molecule-image.sh" >"$image_log" 2>&1 &
+  image_pid=$!
+fi
+
+# 4. Python venv from the lock file (reinstalled only when the lock changes).
 python="${M1038_PYTHON:-python3}"
 venv="$M1038_CACHE/venv"
 lock_hash="$(sha256sum requirements-lock.txt | cut -c1-16)"
@@ -49,7 +68,7 @@ else
   log "venv up to date"
 fi
 
-# 3. Collections. The PyPI ansible package already carries them, so with
+# 5. Collections. The PyPI ansible package already carries them, so with
 #    Galaxy unreachable this reports "Nothing to do".
 mkdir -p "$ANSIBLE_HOME/collections"
 if ! out="$(timeout 120 ansible-galaxy collection install -r requirements.yml -p "$ANSIBLE_HOME/collections" 2>&1)"; then
@@ -59,17 +78,13 @@ if ! out="$(timeout 120 ansible-galaxy collection install -r requirements.yml -p
 fi
 log "collections: $(printf '%s\n' "$out" | tail -n 1)"
 
-# 4. Podman storage inside the project cache.
-mkdir -p "$M1038_CACHE/containers"
-storage_conf="$(printf '[storage]\ndriver = "overlay"\ngraphroot = "%s"\nrunroot = "%s"\n' \
-  "$M1038_CACHE/containers/storage" "$M1038_CACHE/containers/run")"
-if [[ ! -f "$CONTAINERS_STORAGE_CONF" ]] || [[ "$(cat "$CONTAINERS_STORAGE_CONF")" != "$storage_conf" ]]; then
-  printf '%s\n' "$storage_conf" >"$CONTAINERS_STORAGE_CONF"
-  log "wrote $CONTAINERS_STORAGE_CONF"
-fi
-
-# 5. The molecule base image (only for commands that start containers).
-if ((want_image)); then
-  M1038_SETUP_DONE=1 "$M1038_ROOT/scripts/build-molecule-image.sh"
+if [[ -n "$image_pid" ]]; then
+  image_rc=0
+  wait "$image_pid" || image_rc=$?
+  sed 's/^/[setup] /' "$image_log"
+  if ((image_rc != 0)); then
+    log "molecule image build failed (exit $image_rc)"
+    exit "$image_rc"
+  fi
 fi
 log "done"

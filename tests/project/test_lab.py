@@ -11,8 +11,11 @@ a unique name); it takes this checkout's cache (venv, image, podman storage) thr
    failed on): the lab's own infrastructure comes up for real, the main job runs in check
    mode, exits 0 and writes nothing into ``lab-output/``;
 2. ``lab.sh``: changes things;
-3. ``lab.sh`` again: changes nothing and restarts nothing;
-4. ``lab.sh --check --diff``: reports no change.
+3. ``lab.sh`` again: changes nothing and restarts nothing.
+
+These are the three proofs the project asks of every state-changing step (check changes nothing,
+apply changes, apply again changes nothing); each run costs about a minute of CPU, so a further
+check run on the converged lab is left out.
 """
 
 from __future__ import annotations
@@ -73,7 +76,6 @@ def lab(tmp_path_factory):
         runs["written_in_check"] = sorted(str(p) for p in out.rglob("*")) if out.exists() else []
         runs["first"] = run_lab(copy)[0]
         runs["second"], runs["second_log"] = run_lab(copy)
-        runs["check_after"], runs["check_log"] = run_lab(copy, "--check", "--diff")
         yield runs
     finally:
         subprocess.run(["podman", "rm", "-f", "-t", "0", manager], capture_output=True, check=False)
@@ -87,10 +89,9 @@ def test_a_dry_run_before_the_lab_ever_ran_writes_nothing(lab):
     assert lab["dry"]["localhost"] > 0  # it would write the report and the content
 
 
-def test_first_run_changes_second_run_and_check_change_nothing(lab):
+def test_first_run_changes_second_run_changes_nothing(lab):
     assert sum(lab["first"].values()) > 0
     assert lab["second"] == dict.fromkeys(lab["second"], 0), lab["second_log"][-5000:]
-    assert lab["check_after"] == dict.fromkeys(lab["check_after"], 0), lab["check_log"][-5000:]
     assert "RUNNING HANDLER" not in lab["second_log"]
 
 

@@ -6,8 +6,9 @@
 tests/project/applocker_double.py puts this file in place of applocker_probe.ps1 in a copy of the
 collection. It returns the shape plugins/modules/applocker_probe.ps1 returns (PROBE_SHAPE in
 _applocker_plan.py). It scans nothing: the writable-folder scan is the model's canned
-``writable_scan``, filtered to the roots asked for. ``effective`` reads the local policy (the
-model does not merge GPOs).
+``writable_scan``, filtered to the roots asked for. ``effective`` reads the local policy, or the
+GPO's as of the endpoint's last gpupdate when the model puts it under one (the model does not
+merge the two).
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ def main():
         ldap = params["ldap"] if params["policy"] == "domain" else ""
         policy["ldap"] = ldap or None
         try:
-            policy["xml"] = AppLocker(host).get(ldap)
+            store = AppLocker(host)
+            policy["xml"] = store.effective() if params["policy"] == "effective" else store.get(ldap)
         except OSError as exc:
             policy["error"] = f"System.Runtime.InteropServices.COMException: {exc}"
     service = host.state.get("services", {}).get(params["service_name"])

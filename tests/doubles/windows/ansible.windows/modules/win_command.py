@@ -1,13 +1,14 @@
 # -*- coding: utf-8 -*-
 # Copyright: contributors to m1038.appcontrol
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""TEST DOUBLE of ansible.windows.win_command: runs Sysmon and wevtutil as the host model says."""
+"""TEST DOUBLE of ansible.windows.win_command: runs Sysmon, wevtutil and gpupdate as the host model says."""
 
 from __future__ import annotations
 
 import ntpath
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.ansible.windows.plugins.module_utils._double_applocker import AppLocker
 from ansible_collections.ansible.windows.plugins.module_utils._double_host import Host
 
 
@@ -18,6 +19,9 @@ def main():
     host.call("win_command", argv=argv)
     if ntpath.basename(argv[0]).lower() == "wevtutil.exe":
         rc, out, err = host.wevtutil(argv)
+    elif ntpath.basename(argv[0]).lower() == "gpupdate.exe":
+        AppLocker(host).refresh()
+        rc, out, err = 0, "Computer Policy update has completed successfully.", ""
     else:
         rc, out, err = host.sysmon(argv)
     host.save()

@@ -37,13 +37,24 @@ attributes:
 options:
   hosts:
     description:
-      - What the rollout's read-only probes saw on each targeted host, host to C(modes) (collection to mode now:
-        filter C(m1038.appcontrol.applocker_probe_modes) of its applocker probe), C(events) (its
+      - What the rollout's read-only probes saw on each targeted host, host to C(modes) (collection to mode now, from
+        the filter C(m1038.appcontrol.applocker_probe_modes) over its applocker probe), C(events) (its
         M(m1038.appcontrol.applocker_events_probe) result over the readiness window, or null) and C(error) (why its
         probe failed, or null).
       - A host with an C(error) is listed and left out of the plan.
     type: dict
     required: true
+  target_modes:
+    description:
+      - Rule collection (C(Exe), C(Msi), C(Script), C(Dll), C(Appx)) to the mode the rollout sets, C(enforce), C(audit)
+        or C(not_configured); the collections it does not name keep the mode each host runs now.
+    type: dict
+    required: true
+  readiness_file:
+    description:
+      - The C(readiness.json) of M(m1038.appcontrol.applocker_readiness), read here. Required when O(target_modes)
+        raises a collection to C(enforce); going back to audit needs none.
+    type: path
   channel_evidence:
     description:
       - Require C(events) from each host's own AppLocker log before trusting its readiness - a host raised to enforce
@@ -108,7 +119,6 @@ seealso:
 EXAMPLES = r"""
 - name: Plan the switch of Exe and Script to enforce
   m1038.appcontrol.applocker_rollout_plan:
-    hosts: "{{ groups['windows'] }}"
     target_modes: {Exe: enforce, Script: enforce}
     readiness_file: "{{ m1038_readiness_dir }}/readiness.json"
     hosts:

@@ -95,7 +95,9 @@ def test_channel_evidence_counts_would_be_blocks_per_collection_and_names_broken
         channel_evidence({"concern": "applocker"}, "WS-01")
 
 
-def vet(entry=READY, modes=AUDIT, seen="clean", **kwargs):
+def vet(entry=None, modes=None, seen="clean", **kwargs):
+    entry = READY if entry is None else entry
+    modes = AUDIT if modes is None else modes
     if seen is None or seen == {}:  # not required / required but no reading of the host's log
         evidence = seen
     else:

@@ -102,6 +102,14 @@ check_scenarios_in_lanes() {
   return "$rc"
 }
 
+finish() {
+  local result
+  printf '\n===== summary =====\n'
+  for result in "$logs"/*.result; do
+    [[ -f "$result" ]] && cat "$result"
+  done
+}
+
 lane_lint() {
   local rc=0
   stage "ansible-lint (production profile)" ansible-lint || rc=1

@@ -9,7 +9,7 @@ storage settings, which is the state the route failed on. Two things are taken w
 the test command inside its time budget, and both are built from scratch by scripts/setup.sh
 at the start of every CI run: the venv (``.cache/venv`` is a link to this checkout's, whose
 lock stamp matches) and the image (loaded into the copy's own storage, so the route's build
-step finds it up to date). This test runs in the molecule lane of scripts/test.sh (marker
+step finds it up to date). This test runs in a lane of its own in scripts/test.sh (marker
 ``molecule_lane``), where it is the run of the default scenario, so no two molecule runs share
 a container name at once.
 """

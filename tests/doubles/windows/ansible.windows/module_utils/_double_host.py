@@ -17,6 +17,7 @@ modules in the right order, rollbacks run, reruns change nothing), not that Wind
 from __future__ import annotations
 
 import base64
+import fcntl
 import hashlib
 import json
 import ntpath
@@ -34,14 +35,23 @@ def key(path):
 
 
 class Host:
+    """One module invocation's view of the model. Several hosts of a run may share one model (a
+    domain test: the endpoints and the management host), and Ansible runs them in parallel, so the
+    model is held under an exclusive lock from the read to the end of the process and replaced
+    atomically: no invocation reads a half-written model or loses another's change."""
+
     def __init__(self):
         self.path = os.environ[STATE_ENV]
+        self._lock = open(self.path + ".lock", "a", encoding="utf-8")  # noqa: SIM115 - held until the process ends
+        fcntl.flock(self._lock, fcntl.LOCK_EX)
         with open(self.path, encoding="utf-8") as handle:
             self.state = json.load(handle)
 
     def save(self):
-        with open(self.path, "w", encoding="utf-8") as handle:
+        temporary = f"{self.path}.{os.getpid()}.tmp"
+        with open(temporary, "w", encoding="utf-8") as handle:
             json.dump(self.state, handle, indent=1, sort_keys=True)
+        os.replace(temporary, self.path)
 
     def call(self, module, **args):
         # A test running several plays in one ansible-playbook run names each (play-level environment).

@@ -20,9 +20,12 @@ from __future__ import annotations
 import contextlib
 import functools
 import gc
+import hashlib
 import json
+import os
 import re
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Union
 
@@ -91,6 +94,19 @@ def paused_gc():
     finally:
         if enabled:
             gc.enable()
+
+
+def write_atomic(path: str, data: bytes, move: Callable[[str, str], None], tmpdir: str, prefix: str) -> None:
+    """``data`` into ``path`` whole: a temporary file in ``tmpdir`` (named ``prefix`` and a hash of the path),
+    then ``move`` (the module's atomic rename); the temporary file never outlives the call."""
+    temp = os.path.join(tmpdir, f"{prefix}-{hashlib.sha256(path.encode()).hexdigest()[:16]}")
+    try:
+        with open(temp, "wb") as handle:
+            handle.write(data)
+        move(temp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(temp)
 
 
 def fold(text: str) -> str:

@@ -10,12 +10,11 @@ page and the suggestions of the same run).
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import json
 import os
 from collections.abc import Callable
 
+from ansible_collections.m1038.appcontrol.plugins.module_utils._applocker_core import write_atomic
 from ansible_collections.m1038.appcontrol.plugins.module_utils._applocker_readiness_events import EvidenceError
 from ansible_collections.m1038.appcontrol.plugins.module_utils._applocker_readiness_html import (
     render_html,
@@ -76,11 +75,4 @@ def write_files(
     for name in FILES:
         if name not in changed:
             continue
-        temp = os.path.join(tmpdir, f"m1038-readiness-{hashlib.sha256((dest + name).encode()).hexdigest()[:16]}")
-        try:
-            with open(temp, "wb") as handle:
-                handle.write(files[name])
-            move(temp, os.path.join(dest, name))
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.remove(temp)
+        write_atomic(os.path.join(dest, name), files[name], move, tmpdir, "m1038-readiness")

@@ -11,7 +11,6 @@ file and an atomic rename, coverage.json last.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -26,6 +25,7 @@ from ansible_collections.m1038.appcontrol.plugins.module_utils._applocker_core i
     Policy,
     paused_gc,
     variant,
+    write_atomic,
 )
 from ansible_collections.m1038.appcontrol.plugins.module_utils._applocker_guardrails import (
     CONNECTION_SIDS,
@@ -276,14 +276,7 @@ def write_files(
         if name not in files:
             os.remove(os.path.join(dest, name))
             continue
-        temp = os.path.join(tmpdir, f"m1038-applocker-{hashlib.sha256((dest + name).encode()).hexdigest()[:16]}")
-        try:
-            with open(temp, "wb") as handle:
-                handle.write(files[name])
-            move(temp, os.path.join(dest, name))
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.remove(temp)
+        write_atomic(os.path.join(dest, name), files[name], move, tmpdir, "m1038-applocker")
 
 
 def sha256s(dest: str, files: dict[str, bytes]) -> dict:

@@ -12,13 +12,12 @@ one rollout is held back by the next until newer evidence exists (``_applocker_r
 
 from __future__ import annotations
 
-import contextlib
 import glob
-import hashlib
 import json
 import os
 from collections.abc import Callable, Iterable, Mapping
 
+from ansible_collections.m1038.appcontrol.plugins.module_utils._applocker_core import write_atomic
 from ansible_collections.m1038.appcontrol.plugins.module_utils._applocker_readiness import host_key
 from ansible_collections.m1038.appcontrol.plugins.module_utils._applocker_readiness_events import parse_time
 from ansible_collections.m1038.appcontrol.plugins.module_utils._applocker_rollout_health import (
@@ -203,11 +202,4 @@ def render(report: Mapping) -> bytes:
 def write_json(path: str, data: bytes, move: Callable[[str, str], None], tmpdir: str) -> None:
     """The whole file through a temporary file in ``tmpdir`` and ``move`` (an atomic rename)."""
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    temp = os.path.join(tmpdir, f"m1038-rollout-{hashlib.sha256(path.encode()).hexdigest()[:16]}")
-    try:
-        with open(temp, "wb") as handle:
-            handle.write(data)
-        move(temp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(temp)
+    write_atomic(path, data, move, tmpdir, "m1038-rollout")

@@ -38,22 +38,21 @@ from ansible_collections.m1038.appcontrol.plugins.module_utils._applocker_core i
 from ansible_collections.m1038.appcontrol.plugins.module_utils._applocker_readiness import host_key
 from ansible_collections.m1038.appcontrol.plugins.module_utils._applocker_readiness_events import (
     AUDIT_IDS,
+    EVENTS,
+    FAMILIES,
     collection_of,
     parse_time,
+)
+from ansible_collections.m1038.appcontrol.plugins.module_utils._applocker_readiness_events import (
+    CHANNELS as EVENT_CHANNELS,
 )
 from ansible_collections.m1038.appcontrol.plugins.module_utils._applocker_readiness_sources import check_probe
 from ansible_collections.m1038.appcontrol.plugins.module_utils._applocker_xml import parse_policy
 
-# The log each collection's events are written to.
+# The log each collection's events are written to, from the event tables readiness reads them by.
 CHANNELS = {
-    "Exe": ("Microsoft-Windows-AppLocker/EXE and DLL",),
-    "Dll": ("Microsoft-Windows-AppLocker/EXE and DLL",),
-    "Msi": ("Microsoft-Windows-AppLocker/MSI and Script",),
-    "Script": ("Microsoft-Windows-AppLocker/MSI and Script",),
-    "Appx": (
-        "Microsoft-Windows-AppLocker/Packaged app-Execution",
-        "Microsoft-Windows-AppLocker/Packaged app-Deployment",
-    ),
+    collection: tuple(channel for channel, ids in EVENT_CHANNELS.items() if collection in FAMILIES[EVENTS[ids[0]][0]])
+    for collection in COLLECTIONS
 }
 
 
